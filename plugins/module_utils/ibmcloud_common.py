@@ -1,0 +1,201 @@
+"""What every IBM Cloud module shares: endpoint options with their environment fallbacks, an HTTP
+transport that retries 429 / 5xx / dropped connections with bounded backoff, and IBM's error
+bodies (IAM, Kubernetes Service, Container Registry, OpenShift OAuth) turned into one sentence.
+
+HTTP goes through `requests` (ibm-cloud-sdk-core cannot be installed next to kubernetes 37; see
+docs/ibmcloud.md). Nothing here logs request bodies or headers: they carry the API key and tokens.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+import urllib.parse
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import requests
+except ImportError:  # reported by the module through missing_required_lib
+    requests = None
+
+DEFAULT_IAM_ENDPOINT = "https://iam.cloud.ibm.com"
+DEFAULT_CS_ENDPOINT = "https://containers.cloud.ibm.com"
+
+# Options shared by every IBM Cloud module (documented in each module's DOCUMENTATION).
+COMMON_ARGUMENT_SPEC = dict(
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["IC_API_KEY", "IBMCLOUD_API_KEY"])),
+    iam_endpoint=dict(type="str", fallback=(env_fallback, ["IBMCLOUD_IAM_API_ENDPOINT"])),
+    validate_certs=dict(type="bool", default=True),
+    ca_cert=dict(type="path", fallback=(env_fallback, ["IBMCLOUD_CA_CERT"])),
+    timeout=dict(type="int", default=30),
+    retries=dict(type="int", default=4),
+)
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_BACKOFF = 8.0
+
+
+class IBMCloudError(Exception):
+    """A failed IBM Cloud call, as one sentence: what was asked, what the service answered (with
+    IBM's error code and request id when it sent them) and, when known, what to do."""
+
+    def __init__(self, message, status=None, code=None, request_id=None, hint=None):
+        self.status, self.code, self.request_id, self.hint = status, code, request_id, hint
+        self.message = message
+        super().__init__(self.sentence())
+
+    def sentence(self):
+        text = self.message.rstrip(".")
+        details = []
+        if self.status is not None:
+            details.append(f"HTTP {self.status}")
+        if self.code:
+            details.append(self.code)
+        if self.request_id:
+            details.append(f"request id {self.request_id}")
+        if details:
+            text += f" ({', '.join(details)})"
+        if self.hint:
+            text += f"; {self.hint.rstrip('.')}"
+        return text + "."
+
+
+def resolve_endpoint(value, default, option, strip_suffix=None):
+    """An endpoint option's value (or `default`) as a base URL without trailing slash; a URL that
+    is not http(s)://host raises IBMCloudError naming the option."""
+    url = (value or default).strip().rstrip("/")
+    if strip_suffix and url.endswith(strip_suffix):
+        url = url[: -len(strip_suffix)]
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise IBMCloudError(
+            f"Option {option} is {url!r}, which is not an http(s) URL",
+            hint=f"give a base URL such as {default}",
+        )
+    return url
+
+
+def describe_error_body(response):
+    """(message, code, request_id) from any IBM Cloud error body; falls back to the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if "errorCode" in body or "errorMessage" in body:  # IAM
+            context = body.get("context") or {}
+            return body.get("errorMessage", ""), body.get("errorCode"), context.get("requestId")
+        if "description" in body:  # Kubernetes Service
+            return body.get("description", ""), body.get("code"), body.get("incidentID")
+        if "error_description" in body:  # OAuth
+            return body.get("error_description", ""), body.get("error"), None
+        if "message" in body:  # Container Registry and others
+            return body.get("message", ""), body.get("code"), body.get("request-id") or body.get("trace")
+    text = (response.text or "").strip().replace("\n", " ")
+    return (text[:200] or response.reason or "no details"), None, None
+
+
+class Transport:
+    """`requests` with certificate options and bounded retries with exponential backoff on 429,
+    5xx and dropped connections; a Retry-After header is honoured up to MAX_BACKOFF seconds."""
+
+    def __init__(self, validate_certs=True, ca_cert=None, timeout=30, retries=4, backoff=0.5,
+                 sleep=time.sleep):
+        if requests is None:
+            raise IBMCloudError("The Python library 'requests' is not installed on the controller",
+                                hint="install it with pip install requests")
+        if retries < 0 or timeout <= 0:
+            raise IBMCloudError(f"Options retries ({retries}) and timeout ({timeout}) must be "
+                                "non-negative and positive", hint="correct the task's options")
+        self.verify = (ca_cert or True) if validate_certs else False
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.session = requests.Session()
+        # trust_env would let a ~/.netrc entry replace the Authorization header; proxies from the
+        # environment are applied per request instead.
+        self.session.trust_env = False
+
+    def request(self, method, url, what, verify=None, **kwargs):
+        """Send, retrying what is worth retrying; `what` names the call for error sentences."""
+        kwargs.setdefault("timeout", self.timeout)
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(
+                    method, url, verify=self.verify if verify is None else verify,
+                    proxies=requests.utils.get_environ_proxies(url), **kwargs
+                )
+            except requests.exceptions.SSLError as error:
+                raise IBMCloudError(
+                    f"{what} failed: the TLS certificate of {_origin(url)} could not be verified ({error})",
+                    hint="set ca_cert (or IBMCLOUD_CA_CERT) to the CA bundle that signed it",
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+                if attempt < self.retries:
+                    self.sleep(self._delay(attempt, None))
+                    attempt += 1
+                    continue
+                raise IBMCloudError(
+                    f"{what} failed: {_origin(url)} could not be reached after {attempt + 1} attempts "
+                    f"({type(error).__name__})",
+                    hint="check the endpoint option and the network (proxy, private endpoint)",
+                ) from None
+            if response.status_code in RETRYABLE_STATUSES and attempt < self.retries:
+                self.sleep(self._delay(attempt, response.headers.get("Retry-After")))
+                attempt += 1
+                continue
+            return response
+
+    def _delay(self, attempt, retry_after):
+        if retry_after is not None:
+            seconds = _retry_after_seconds(retry_after)
+            if seconds is not None:
+                return min(max(seconds, 0.0), MAX_BACKOFF)
+        return min(self.backoff * (2 ** attempt), MAX_BACKOFF)
+
+    def error(self, what, response, hint=None):
+        """IBMCloudError for a response that is not what the caller needed."""
+        message, code, request_id = describe_error_body(response)
+        if response.status_code in RETRYABLE_STATUSES:
+            hint = hint or f"still failing after {self.retries + 1} attempts; try again later"
+        return IBMCloudError(f"{what} failed: {message}", status=response.status_code, code=code,
+                             request_id=request_id, hint=hint)
+
+
+def _retry_after_seconds(value):
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment.timestamp() - time.time()
+
+
+def _origin(url):
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def transport_from_params(params, sleep=time.sleep):
+    return Transport(
+        validate_certs=params["validate_certs"],
+        ca_cert=params.get("ca_cert"),
+        timeout=params["timeout"],
+        retries=params["retries"],
+        sleep=sleep,
+    )
+
+
+def require_api_key(params):
+    if not params.get("api_key"):
+        raise IBMCloudError(
+            "No IBM Cloud API key was given",
+            hint="set the api_key option or the IC_API_KEY / IBMCLOUD_API_KEY environment variable",
+        )
+    return params["api_key"]

@@ -1,0 +1,456 @@
+"""What modules do with Kubernetes objects: read, apply, create, update, delete, wait.
+
+    service = KubeService(connect(params), check_mode=check_mode)
+    change = service.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {...}})
+    change.changed, change.after, change.diff()          # Change: decided from the API's answers
+    changes = service.apply_all([obj1, obj2, ...])       # one read per kind and namespace, not per object
+    service.get("v1", "Secret", "name", "ns")            # dict or None
+    service.list("v1", "Secret", "ns", label_selector="app=x")
+    service.create(token_request, subresource_of=("v1", "ServiceAccount", "builder"))
+    service.update("v1", "ServiceAccount", "builder", "ns", mutate)   # GET + PUT, re-read on 409
+    service.delete("v1", "Namespace", "ci", wait=True, timeout=120)
+    service.wait_for("v1", "Namespace", "ci", condition="status.phase == 'Active'", timeout=60)
+
+Apply is server-side apply with field manager ``tekton-cd``. Before writing, the live object is
+read; when it already holds every desired value and our manager's managedFields entry owns
+exactly the desired fields, nothing is sent (a no-op run makes zero writes). Otherwise the apply is
+sent, with ``dryRun=All`` in check mode, and ``changed`` comes from the answer: a new
+resourceVersion, or (dry run) a different object. Waits LIST once and then WATCH; nothing polls.
+
+Objects returned by ``public_view`` and diffs from ``Change.diff`` never carry Secret values.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+
+from ansible.module_utils.kube_errors import KubeError, object_ref
+from ansible.module_utils.kube_retry import retry_on_conflict
+
+FIELD_MANAGER = "tekton-cd"
+HIDDEN = "<hidden>"
+HIDDEN_CHANGED = "<hidden, changed>"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# Server-maintained metadata: never part of what we manage, only noise in a diff.
+NOISE_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "selfLink")
+
+
+@dataclass
+class Change:
+    """The outcome for one object: ``after`` is None once deleted, ``before`` None if it was new."""
+
+    changed: bool
+    before: dict | None
+    after: dict | None
+
+    def diff(self):
+        """before/after for Ansible's --diff, without server noise or Secret values."""
+        before, after = diff_view(self.before), diff_view(self.after)
+        _mark_secret_changes(self.before, self.after, after)
+        return {"before": before or {}, "after": after or {}}
+
+    @property
+    def result(self):
+        """The resulting object as a module returns it (None once deleted)."""
+        return public_view(self.after)
+
+
+def public_view(obj):
+    """The object as modules return it: no managedFields, Secret values hidden."""
+    if obj is None:
+        return None
+    view = copy.deepcopy(obj)
+    view.get("metadata", {}).pop("managedFields", None)
+    if view.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if isinstance(view.get(field), dict):
+                view[field] = {key: HIDDEN for key in view[field]}
+        annotations = view.get("metadata", {}).get("annotations") or {}
+        annotations.pop(LAST_APPLIED, None)  # kubectl's copy would hold the values in clear
+    return view
+
+
+def diff_view(obj):
+    """public_view without what the server maintains (resourceVersion, uid, status, ...)."""
+    view = public_view(obj)
+    if view is None:
+        return None
+    metadata = view.get("metadata", {})
+    for key in NOISE_METADATA:
+        metadata.pop(key, None)
+    (metadata.get("annotations") or {}).pop(LAST_APPLIED, None)
+    if metadata.get("annotations") == {}:
+        metadata.pop("annotations")
+    view.pop("status", None)
+    return view
+
+
+def _mark_secret_changes(before, after, after_view):
+    if not after_view or after_view.get("kind") != "Secret":
+        return
+    for field in ("data", "stringData"):
+        old, new = (before or {}).get(field) or {}, (after or {}).get(field) or {}
+        for key in after_view.get(field) or {}:
+            if old.get(key) != new.get(key):
+                after_view[field][key] = HIDDEN_CHANGED
+
+
+def strip_none(value):
+    """Desired state without null values (null means 'not managed' to server-side apply)."""
+    if isinstance(value, dict):
+        return {k: strip_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_none(v) for v in value]
+    return value
+
+
+def contains(live, desired):
+    """Every desired value is in ``live``; list items may carry server-defaulted extra fields."""
+    if isinstance(desired, dict):
+        # The server drops empty maps and lists, so an empty desired value matches a missing one.
+        return isinstance(live, dict) and all(
+            contains(live[k], v) if k in live else v in ({}, []) for k, v in desired.items()
+        )
+    if isinstance(desired, list):
+        return (isinstance(live, list) and len(live) == len(desired)
+                and all(contains(a, b) for a, b in zip(live, desired, strict=True)))
+    return live == desired
+
+
+def managed_body(obj):
+    """The part of an applied object that server-side apply tracks in managedFields."""
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in ("name", "namespace")}
+    if metadata:
+        body["metadata"] = metadata
+    else:
+        body.pop("metadata", None)
+    return body
+
+
+def fields_match(fields, value):
+    """Whether a managedFields ``fieldsV1`` tree covers exactly the fields set in ``value``."""
+    if isinstance(value, dict):
+        if fields == {}:
+            return True  # an empty map, or an atomic one (e.g. a RoleBinding's roleRef): owned whole
+        names = {k[2:] for k in fields if k.startswith("f:")}
+        if names != set(value) or any(k != "." and not k.startswith("f:") for k in fields):
+            return False
+        return all(fields_match(fields["f:" + k], v) for k, v in value.items())
+    if isinstance(value, list):
+        if fields == {}:
+            return True  # an atomic list: owned as a whole
+        entries = [k for k in fields if k != "."]
+        if len(entries) != len(value):
+            return False
+        return all(_list_entry_matches(entry, fields[entry], value) for entry in entries)
+    return fields == {}
+
+
+def _list_entry_matches(entry, sub, items):
+    kind, _, raw = entry.partition(":")
+    try:
+        key = json.loads(raw)
+    except ValueError:
+        return False
+    if kind == "v":
+        return key in items
+    if kind != "k" or not isinstance(key, dict):
+        return False
+    for item in items:
+        # The key may hold defaulted fields the desired item leaves out (a port's protocol: TCP).
+        if isinstance(item, dict) and any(k in item for k in key) and all(
+                item[k] == v for k, v in key.items() if k in item):
+            owned = {k: v for k, v in sub.items() if k != "."}
+            rest = {k: v for k, v in item.items() if k not in key or "f:" + k in owned}
+            return fields_match(owned, rest) if owned or rest else True
+    return False
+
+
+def _as_stored(body, kind):
+    """What the server stores for ``body``: a Secret's stringData lands base64-encoded in data."""
+    if kind != "Secret" or not isinstance(body.get("stringData"), dict):
+        return body
+    import base64
+
+    stored = {k: v for k, v in body.items() if k != "stringData"}
+    encoded = {key: base64.b64encode(str(value).encode()).decode()
+               for key, value in body["stringData"].items()}
+    stored["data"] = {**(body.get("data") or {}), **encoded}
+    return stored
+
+
+def is_noop(desired, live, field_manager=FIELD_MANAGER):
+    """Applying ``desired`` would change nothing, and we own exactly its fields already."""
+    if live is None or not contains(live, _as_stored(managed_body(desired), desired.get("kind"))):
+        return False
+    ours = [
+        entry for entry in (live.get("metadata") or {}).get("managedFields") or []
+        if entry.get("manager") == field_manager and entry.get("operation") == "Apply"
+    ]
+    if len(ours) != 1 or ours[0].get("apiVersion") != desired.get("apiVersion"):
+        return False
+    return fields_match(ours[0].get("fieldsV1") or {}, managed_body(desired))
+
+
+def _same_apart_from_bookkeeping(before, after):
+    def comparable(obj):
+        view = copy.deepcopy(obj)
+        metadata = view.get("metadata", {})
+        for key in ("resourceVersion", "generation"):
+            metadata.pop(key, None)
+        for entry in metadata.get("managedFields") or []:
+            entry.pop("time", None)
+        return view
+
+    return comparable(before) == comparable(after)
+
+
+class KubeService:
+    def __init__(self, client, *, check_mode=False, field_manager=FIELD_MANAGER):
+        self.client = client
+        self.check_mode = check_mode
+        self.field_manager = field_manager
+
+    def resource(self, api_version, kind):
+        return self.client.resource(api_version, kind)
+
+    def _call(self, method, api_version, kind, *, name=None, namespace=None, subresource=None,
+              action, query=None, body=None, content_type=None, missing_ok=False, collection=False):
+        resource = self.resource(api_version, kind)
+        if resource.namespaced and not namespace and not (collection and method == "GET"):
+            raise KubeError(f"{kind} is namespaced: give the namespace of {object_ref(kind, name)}.")
+        path = resource.path(None if collection else name, namespace, subresource)
+        target = object_ref(kind, name, namespace if resource.namespaced else None)
+        return self.client.request_json(
+            method, path, action=action, target=target,
+            query=query, body=body, content_type=content_type, missing_ok=missing_ok,
+            api_version=api_version, kind=kind,
+        )
+
+    def _dry_run(self, dry_run=None):
+        return [("dryRun", "All")] if (self.check_mode if dry_run is None else dry_run) else []
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, api_version, kind, name, namespace=None):
+        """The live object, or None if it does not exist."""
+        return self._call("GET", api_version, kind, name=name, namespace=namespace, action="read",
+                          missing_ok=True)
+
+    def list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+        """Objects of a kind (in a namespace, or cluster-wide); each item gets apiVersion/kind back."""
+        return self._list(api_version, kind, namespace, label_selector, field_selector)["items"]
+
+    def _list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+        query = [("labelSelector", label_selector)] if label_selector else []
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        answer = self._call("GET", api_version, kind, namespace=namespace, action="list", query=query,
+                            collection=True)
+        items = answer.get("items") or []
+        for item in items:
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return {"items": items, "resourceVersion": (answer.get("metadata") or {}).get("resourceVersion")}
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def apply(self, desired, *, force_conflicts=False, live=None, live_known=False):
+        """Server-side apply one object; ``live``/``live_known`` skip the read when the caller has it."""
+        desired = strip_none(desired)
+        api_version, kind, name, namespace = _identity(desired)
+        if not live_known:
+            live = self.get(api_version, kind, name, namespace)
+        if is_noop(desired, live, self.field_manager):
+            return Change(False, live, live)
+        query = [("fieldManager", self.field_manager), *self._dry_run()]
+        if force_conflicts:
+            query.append(("force", "true"))
+        after = self._call("PATCH", api_version, kind, name=name, namespace=namespace, action="apply",
+                           query=query, body=desired, content_type="application/apply-patch+yaml")
+        if live is None:
+            changed = True
+        elif self.check_mode:
+            changed = not _same_apart_from_bookkeeping(live, after)
+        else:
+            changed = (after.get("metadata") or {}).get("resourceVersion") != live["metadata"].get(
+                "resourceVersion")
+        return Change(changed, live, after)
+
+    def apply_all(self, objects, *, force_conflicts=False, label_selector=None):
+        """Apply several objects; the live state is read with one LIST per kind and namespace.
+
+        ``label_selector`` narrows those LISTs (objects it misses are simply applied).
+        Returns one Change per object, in order.
+        """
+        objects = [strip_none(obj) for obj in objects]
+        groups = {}
+        for obj in objects:
+            api_version, kind, _name, namespace = _identity(obj)
+            namespace = namespace if self.resource(api_version, kind).namespaced else None
+            groups.setdefault((api_version, kind, namespace), []).append(obj)
+        live = {}
+        for (api_version, kind, namespace), members in groups.items():
+            if len(members) == 1:
+                name = members[0]["metadata"]["name"]
+                live[(api_version, kind, namespace, name)] = self.get(api_version, kind, name, namespace)
+                continue
+            for item in self.list(api_version, kind, namespace, label_selector=label_selector):
+                live[(api_version, kind, namespace, item["metadata"]["name"])] = item
+        changes = []
+        for obj in objects:
+            api_version, kind, name, namespace = _identity(obj)
+            namespace = namespace if self.resource(api_version, kind).namespaced else None
+            changes.append(self.apply(obj, force_conflicts=force_conflicts,
+                                      live=live.get((api_version, kind, namespace, name)), live_known=True))
+        return changes
+
+    def create(self, body, *, namespace=None, subresource_of=None, dry_run=None):
+        """POST an object, or a subresource such as a TokenRequest; returns the API's answer.
+
+        ``subresource_of=(api_version, kind, name, subresource)`` posts to that object's
+        subresource (e.g. ("v1", "ServiceAccount", "builder", "token")). ``dry_run`` defaults to
+        check mode; reviews (SubjectAccessReview) write nothing and may pass dry_run=False.
+        """
+        query = [("fieldManager", self.field_manager), *self._dry_run(dry_run)]
+        namespace = namespace or (body.get("metadata") or {}).get("namespace")
+        if subresource_of:
+            api_version, kind, name, subresource = subresource_of
+            return self._call("POST", api_version, kind, name=name, namespace=namespace,
+                              subresource=subresource, action=f"create {subresource} for", query=query,
+                              body=body)
+        api_version, kind = body["apiVersion"], body["kind"]
+        name = (body.get("metadata") or {}).get("name")
+        return self._call("POST", api_version, kind, name=name, namespace=namespace, action="create",
+                          query=query, body=body, collection=True)
+
+    def update(self, api_version, kind, name, namespace, mutate):
+        """Read, let ``mutate(copy)`` edit it (in place, or return a new dict), PUT it back if it
+        differs; a stale write (409) re-reads and tries again.
+
+        For fields server-side apply cannot own well (e.g. adding to a list others also edit).
+        Returns a Change; a missing object raises KubeError.
+        """
+
+        def attempt():
+            live = self.get(api_version, kind, name, namespace)
+            if live is None:
+                raise KubeError(f"Could not update {object_ref(kind, name, namespace)}: it does not exist; "
+                                "create it first.", status=404, reason="NotFound")
+            wanted = copy.deepcopy(live)
+            replaced = mutate(wanted)  # edits in place, or returns a replacement object
+            if isinstance(replaced, dict):
+                wanted = replaced
+            if wanted == live:
+                return Change(False, live, live)
+            query = [("fieldManager", self.field_manager), *self._dry_run()]
+            after = self._call("PUT", api_version, kind, name=name, namespace=namespace, action="update",
+                               query=query, body=wanted)
+            return Change(True, live, after)
+
+        return retry_on_conflict(attempt)
+
+    def delete(self, api_version, kind, name, namespace=None, *, wait=False, timeout=120,
+               propagation_policy="Background"):
+        """Delete if present (changed=False if absent); ``wait`` watches until it is gone."""
+        live = self.get(api_version, kind, name, namespace)
+        if live is None:
+            return Change(False, None, None)
+        query = [("propagationPolicy", propagation_policy), *self._dry_run()]
+        answer = self._call("DELETE", api_version, kind, name=name, namespace=namespace, action="delete",
+                            query=query, missing_ok=True)
+        if answer is None:  # someone else deleted it between our read and our delete
+            return Change(False, live, None)
+        if wait and not self.check_mode:
+            self.wait_gone(api_version, kind, name, namespace, timeout=timeout,
+                           uid=live["metadata"].get("uid"))
+        return Change(True, live, None)
+
+    # -- waits ---------------------------------------------------------------------------------
+
+    def wait_for(self, api_version, kind, name, namespace=None, *, condition, timeout, description=None):
+        """Watch the object until the JMESPath ``condition`` is true of it; returns the object."""
+        import jmespath
+
+        expression = jmespath.compile(condition)
+        return self._watch_until(
+            api_version, kind, name, namespace, timeout,
+            lambda obj: obj is not None and bool(expression.search(obj)),
+            description or f"match {condition!r}",
+        )
+
+    def wait_gone(self, api_version, kind, name, namespace=None, *, timeout, uid=None):
+        """Watch until the object (the one with ``uid``, if given) no longer exists."""
+        self._watch_until(
+            api_version, kind, name, namespace, timeout,
+            lambda obj: obj is None or (uid is not None and obj["metadata"].get("uid") != uid),
+            "be deleted",
+        )
+
+    def _watch_until(self, api_version, kind, name, namespace, timeout, done, description):
+        resource = self.resource(api_version, kind)
+        namespace = namespace if resource.namespaced else None
+        target = object_ref(kind, name, namespace)
+        deadline = time.monotonic() + timeout
+        current = None
+        while True:
+            listed = self._list(api_version, kind, namespace, field_selector=f"metadata.name={name}")
+            current = listed["items"][0] if listed["items"] else None
+            if done(current):
+                return current
+            version = listed["resourceVersion"]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            query = [("fieldSelector", f"metadata.name={name}"), ("allowWatchBookmarks", "true")]
+            if version:
+                query.append(("resourceVersion", version))
+            for event in self.client.watch_events(resource.path(None, namespace), query=query,
+                                                  timeout=remaining, action="watch", target=target):
+                kind_of_event, obj = event.get("type"), event.get("object") or {}
+                if kind_of_event == "ERROR":
+                    break  # typically 410 Gone: the version expired; list again and re-watch
+                if kind_of_event == "BOOKMARK":
+                    continue
+                current = None if kind_of_event == "DELETED" else obj
+                if done(current):
+                    return current
+                if time.monotonic() >= deadline:
+                    break
+            if time.monotonic() >= deadline:
+                break
+        state = "absent" if current is None else _summary(current)
+        raise KubeError(
+            f"Timed out after {timeout:g} s waiting for {target} to {description} (it is {state}); "
+            "raise the wait timeout, or look at what holds it up (events, finalizers, controllers).",
+            reason="Timeout",
+        )
+
+
+def _summary(obj):
+    metadata = obj.get("metadata") or {}
+    parts = []
+    phase = (obj.get("status") or {}).get("phase")
+    if phase:
+        parts.append(f"phase {phase}")
+    if metadata.get("deletionTimestamp"):
+        parts.append("being deleted")
+    if metadata.get("finalizers") or (obj.get("spec") or {}).get("finalizers"):
+        pending = (metadata.get("finalizers") or []) + ((obj.get("spec") or {}).get("finalizers") or [])
+        parts.append("finalizers " + ", ".join(pending))
+    return "present, " + "; ".join(parts) if parts else "present"
+
+
+def _identity(obj):
+    metadata = obj.get("metadata") or {}
+    missing = [f for f, v in (("apiVersion", obj.get("apiVersion")), ("kind", obj.get("kind")),
+                               ("metadata.name", metadata.get("name"))) if not v]
+    if missing:
+        raise KubeError(
+            f"An object to apply lacks {', '.join(missing)}; give apiVersion, kind and metadata.name."
+        )
+    return obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")

@@ -1,0 +1,320 @@
+#!/usr/bin/python
+"""Ansible module k8s_namespace: a namespace (an OpenShift Project on OpenShift), present or absent."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_namespace
+short_description: Ensure a Kubernetes namespace (an OpenShift Project on OpenShift) is present or absent
+description:
+  - Creates, updates or deletes a namespace with its labels and annotations, by server-side apply
+    with the field manager C(tekton-cd).
+  - On a cluster that serves the C(project.openshift.io) API, a missing namespace is created as an
+    OpenShift Project through a ProjectRequest (with O(display_name) and O(description)), and is
+    managed like any namespace afterwards (labels and annotations are applied to the Namespace
+    object, which takes rights on namespaces, as a cluster administrator has).
+  - A run that would change nothing sends no write to the API server.
+  - The name is checked (RFC 1123 label) before anything is sent.
+version_added: "0.1.0"
+author: tekton-cd maintainers
+options:
+  name:
+    description:
+      - Name of the namespace, a lowercase RFC 1123 label (at most 63 characters of C(a-z), C(0-9)
+        and C(-), starting and ending with a letter or digit).
+    type: str
+    required: true
+  state:
+    description:
+      - Whether the namespace should exist.
+      - C(absent) on a missing namespace changes nothing.
+    type: str
+    choices: [present, absent]
+    default: present
+  labels:
+    description:
+      - Labels this task manages on the namespace (string values).
+      - Labels set by this task earlier and no longer listed are removed; labels set by others are
+        left alone.
+    type: dict
+  annotations:
+    description:
+      - Annotations this task manages on the namespace (string values), with the same rules as
+        O(labels).
+    type: dict
+  display_name:
+    description:
+      - Human-readable name, stored as the C(openshift.io/display-name) annotation (the Project's
+        display name on OpenShift).
+    type: str
+  description:
+    description:
+      - Description, stored as the C(openshift.io/description) annotation (the Project's
+        description on OpenShift).
+    type: str
+  wait:
+    description:
+      - With O(state=present), wait until the namespace is C(Active).
+      - With O(state=absent), wait until the namespace is finalized and gone, so that a namespace of
+        the same name can be created right after.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds to wait (see O(wait)) before failing.
+    type: int
+    default: 120
+  force_conflicts:
+    description:
+      - Take over labels or annotations that another field manager set to a different value,
+        instead of failing.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - kube_connection
+attributes:
+  check_mode:
+    support: full
+    description: Sends every write with C(dryRun=All), so the API server validates it and stores nothing.
+  diff_mode:
+    support: full
+    description: Shows the namespace before and after, without server-maintained fields.
+"""
+
+EXAMPLES = r"""
+- name: Ensure the pipeline's namespace exists, labelled for the pipeline
+  k8s_namespace:
+    name: health-ci
+    labels:
+      app.kubernetes.io/part-of: tekton-cd
+    display_name: Health CI
+    description: Builds and deploys OpenStack Health
+
+- name: Remove the namespace and wait until it is finalized
+  k8s_namespace:
+    name: health-ci
+    state: absent
+    wait_timeout: 300
+
+- name: Use a kubeconfig returned by ibmcloud_cluster_config
+  k8s_namespace:
+    name: health-ci
+    kubeconfig: "{{ cluster.kubeconfig }}"
+"""
+
+RETURN = r"""
+result:
+  description:
+    - The namespace as the API server returned it, without C(metadata.managedFields).
+    - Empty after O(state=absent).
+  returned: always
+  type: dict
+  sample:
+    apiVersion: v1
+    kind: Namespace
+    metadata:
+      name: health-ci
+      labels: {app.kubernetes.io/part-of: tekton-cd, kubernetes.io/metadata.name: health-ci}
+      resourceVersion: "4711"
+      uid: 1f0c3c1e-5a70-4c3c-9d43-2f7f4c0b9a11
+    status: {phase: Active}
+openshift_project:
+  description: Whether the namespace was created as an OpenShift Project (ProjectRequest) by this run.
+  returned: always
+  type: bool
+  sample: false
+diff:
+  description: The namespace before and after (with C(--diff)), without server-maintained fields.
+  returned: always
+  type: dict
+"""
+
+import re  # noqa: E402
+
+from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
+from ansible.module_utils.kube_service import Change  # noqa: E402
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "labels": {"type": "dict"},
+    "annotations": {"type": "dict"},
+    "display_name": {"type": "str"},
+    "description": {"type": "str"},
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 120},
+    "force_conflicts": {"type": "bool", "default": False},
+}
+
+PROJECT_API = "project.openshift.io/v1"
+DISPLAY_NAME = "openshift.io/display-name"
+DESCRIPTION = "openshift.io/description"
+RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+def validate(params):
+    """Every input problem, found before any API call; raises KubeError with the first."""
+    name = params["name"]
+    if not (isinstance(name, str) and len(name) <= 63 and RFC1123_LABEL.match(name)):
+        raise KubeError.invalid(
+            "name", f"{name!r} is not a valid namespace name (a lowercase RFC 1123 label)",
+            "use at most 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit",
+        )
+    for option in ("labels", "annotations"):
+        for key, value in (params.get(option) or {}).items():
+            if not _is_qualified_key(key):
+                raise KubeError.invalid(
+                    option, f"key {key!r} is not a valid {option[:-1]} key",
+                    "use [prefix/]name: an optional DNS subdomain prefix, and a name of at most 63 "
+                    "characters of letters, digits, '-', '_' and '.', starting and ending with a letter "
+                    "or digit",
+                )
+            if not isinstance(value, str):
+                raise KubeError.invalid(
+                    option, f"the value of {key!r} is {type(value).__name__} {value!r}, not a string",
+                    f"quote it in YAML, e.g. {key}: \"{value}\"",
+                )
+            if option == "labels" and not (len(value) <= 63 and LABEL_VALUE.match(value)):
+                raise KubeError.invalid(
+                    "labels", f"the value {value!r} of {key!r} is not a valid label value",
+                    "use at most 63 characters of letters, digits, '-', '_' and '.', starting and ending "
+                    "with a letter or digit",
+                )
+    if params["wait_timeout"] <= 0:
+        raise KubeError.invalid("wait_timeout", f"{params['wait_timeout']} is not a positive number",
+                                "give a number of seconds greater than 0")
+
+
+def _is_qualified_key(key):
+    prefix, slash, name = key.rpartition("/")
+    if slash and not (prefix and len(prefix) <= 253 and DNS_SUBDOMAIN.match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(QUALIFIED_NAME.match(name))
+
+
+def desired_namespace(params):
+    annotations = dict(params.get("annotations") or {})
+    if params.get("display_name") is not None:
+        annotations[DISPLAY_NAME] = params["display_name"]
+    if params.get("description") is not None:
+        annotations[DESCRIPTION] = params["description"]
+    metadata = {"name": params["name"]}
+    if params.get("labels") is not None:
+        metadata["labels"] = dict(params["labels"])
+    if annotations or params.get("annotations") is not None:
+        metadata["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
+
+
+def ensure(params, check_mode):
+    validate(params)
+    service = connect_service(params, check_mode)
+    if params["state"] == "absent":
+        return remove(service, params)
+    return establish(service, params)
+
+
+def establish(service, params):
+    name, timeout = params["name"], params["wait_timeout"]
+    live = service.get("v1", "Namespace", name)
+    if live is not None and live["metadata"].get("deletionTimestamp"):
+        if not params["wait"] or service.check_mode:
+            raise KubeError(
+                f"{object_ref('Namespace', name)} is being deleted, so it cannot be ensured present now; "
+                "run again once it is gone, or set wait: true to wait for that."
+            )
+        service.wait_gone("v1", "Namespace", name, timeout=timeout, uid=live["metadata"].get("uid"))
+        live = None
+    desired = desired_namespace(params)
+    created_project = False
+    if live is None and service.client.serves(PROJECT_API):
+        request_project(service, params)
+        created_project = True
+        if not service.check_mode:
+            live = service.wait_for("v1", "Namespace", name, condition="metadata.name", timeout=timeout,
+                                    description="be created by the ProjectRequest")
+    if created_project and service.check_mode:
+        # The ProjectRequest was only a dry run, so there is no Namespace to dry-run an apply on (and
+        # a project self-provisioner may not touch Namespace objects): predict the result.
+        change = Change(True, None, desired)
+    else:
+        change = service.apply(desired, force_conflicts=params["force_conflicts"], live=live, live_known=True)
+    if created_project:
+        change.changed, change.before = True, None
+    after = change.after
+    if params["wait"] and not service.check_mode and (after.get("status") or {}).get("phase") != "Active":
+        change.after = service.wait_for("v1", "Namespace", name, condition="status.phase == 'Active'",
+                                        timeout=timeout, description="become Active")
+    return {"changed": change.changed, "result": change.result, "diff": change.diff(),
+            "openshift_project": created_project}
+
+
+def request_project(service, params):
+    """Create the namespace as an OpenShift Project: POST a ProjectRequest with the openshift client."""
+    from ansible.module_utils.kube_retry import RetriesExhausted, send_with_retries
+    from kubernetes.client.exceptions import ApiException
+    from openshift.dynamic import DynamicClient
+
+    client = service.client
+    body = {"apiVersion": PROJECT_API, "kind": "ProjectRequest", "metadata": {"name": params["name"]}}
+    if params.get("display_name") is not None:
+        body["displayName"] = params["display_name"]
+    if params.get("description") is not None:
+        body["description"] = params["description"]
+    target = object_ref("ProjectRequest", params["name"])
+    try:
+        openshift = DynamicClient(client.kubernetes_api_client(),
+                                  cache_file=client.discovery_cache_file + ".openshift")
+        project_requests = openshift.resources.get(api_version=PROJECT_API, kind="ProjectRequest")
+    except ApiException as exc:
+        raise KubeError(f"Could not look up the OpenShift ProjectRequest API: {exc.status} {exc.reason}; "
+                        "check that the cluster's project.openshift.io API is healthy.") from None
+    except Exception as exc:
+        raise client.transport_failure(exc, "create", target) from None
+
+    def post():
+        try:
+            extra = {"dry_run": "All"} if service.check_mode else {}
+            answer = project_requests.create(body=body, serialize=False, **extra)
+            return answer.status, dict(answer.headers), answer.data
+        except ApiException as exc:
+            return exc.status, dict(exc.headers or {}), exc.body
+
+    try:
+        status, _headers, data = send_with_retries(post)
+    except RetriesExhausted as exc:
+        if exc.error is not None:
+            raise client.transport_failure(exc.error, "create", target, exc.attempts) from None
+        status, data = exc.status, exc.body
+    except Exception as exc:
+        raise client.transport_failure(exc, "create", target) from None
+    if not 200 <= status < 300:
+        from ansible.module_utils.kube_errors import describe_api_answer
+
+        raise describe_api_answer(status, data, action="create", target=target, api_version=PROJECT_API,
+                                  kind="ProjectRequest")
+
+
+def remove(service, params):
+    name, timeout = params["name"], params["wait_timeout"]
+    change = None
+    if service.client.serves(PROJECT_API):
+        # Project admins may delete their Project but not the Namespace behind it.
+        change = service.delete(PROJECT_API, "Project", name)
+        if change.changed and params["wait"] and not service.check_mode:
+            service.wait_gone("v1", "Namespace", name, timeout=timeout)
+    if change is None or not change.changed:
+        change = service.delete("v1", "Namespace", name, wait=params["wait"], timeout=timeout)
+    return {"changed": change.changed, "result": {}, "diff": change.diff(), "openshift_project": False}
+
+
+def main():
+    run_module(ARGUMENT_SPEC, ensure)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,681 @@
+#!/usr/bin/python
+"""Ansible module k8s_rbac: a Role or ClusterRole and its binding, from one compact spec (or a list)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k8s_rbac
+short_description: Ensure Kubernetes RBAC roles and their bindings from one compact spec
+description:
+  - Ensures, from one spec, a Role (with O(namespace)) or a ClusterRole (without) holding O(rules),
+    and the RoleBinding or ClusterRoleBinding that grants it to O(subjects).
+  - With O(cluster_role) instead of O(rules), it only binds that existing ClusterRole (for example
+    C(admin) or C(view)), inside O(namespace) with a RoleBinding, or cluster-wide with a
+    ClusterRoleBinding when no namespace is given.
+  - Several specs are ensured in one task with O(roles); the live state is read with one request
+    per kind and namespace, and a run that would change nothing sends no write.
+  - Objects are server-side applied with the field manager C(tekton-cd). The spec wins over changes
+    made by hand, so a Role whose rules were edited (for example an extra verb) is put back.
+  - A binding's C(roleRef) cannot be changed in place, so a binding that refers to another role
+    than the spec says is deleted and created again; the diff says so in its header and
+    RV(result.binding_replaced) is true.
+  - Input is checked before anything is sent (unknown verbs, empty rules, missing subjects), and so
+    are a missing namespace and a missing O(cluster_role); nothing is written then. In check mode
+    the last two are warnings instead, since an earlier task of the same run may create them.
+version_added: "0.1.0"
+author: tekton-cd maintainers
+options:
+  name:
+    description:
+      - Name of the Role or ClusterRole defined by O(rules); with O(cluster_role), the name of the
+        binding.
+      - Exactly one of O(name) and O(roles) is required.
+    type: str
+  namespace:
+    description:
+      - Namespace of the Role and RoleBinding. Without it, a ClusterRole and a ClusterRoleBinding
+        are ensured.
+      - With O(roles), the namespace of every element that does not give its own.
+    type: str
+  rules:
+    description:
+      - The rules of the role, in this order. Required (and not empty) unless O(cluster_role) is
+        given.
+    type: list
+    elements: dict
+    suboptions: &rule_options
+      api_groups:
+        description: API groups of the resources; C("") is the core group (pods, secrets, ...).
+        type: list
+        elements: str
+        required: true
+        aliases: [apiGroups]
+      resources:
+        description: Resources (plural names), C(resource/subresource) such as C(pods/log), or C("*").
+        type: list
+        elements: str
+        required: true
+      verbs:
+        description:
+          - Verbs allowed on them, among C(get), C(list), C(watch), C(create), C(update), C(patch),
+            C(delete), C(deletecollection), C(impersonate), C(bind), C(escalate), C(use),
+            C(approve), C(sign) and C("*").
+        type: list
+        elements: str
+        required: true
+      resource_names:
+        description: Restrict the rule to objects of these names.
+        type: list
+        elements: str
+        aliases: [resourceNames]
+  cluster_role:
+    description:
+      - Bind this existing ClusterRole instead of defining a role; it must exist. Mutually exclusive
+        with O(rules). O(state=absent) then deletes only the binding, never the ClusterRole.
+    type: str
+  subjects:
+    description:
+      - Who is granted the role. Without subjects no binding is managed (a role with O(rules) only);
+        with O(cluster_role) they are required.
+    type: list
+    elements: dict
+    suboptions: &subject_options
+      kind:
+        description: Kind of subject.
+        type: str
+        choices: [ServiceAccount, User, Group]
+        default: ServiceAccount
+      name:
+        description: Name of the service account, user or group.
+        type: str
+        required: true
+      namespace:
+        description:
+          - Namespace of a service account; defaults to the spec's O(namespace). Not allowed for
+            users and groups.
+        type: str
+  binding_name:
+    description: Name of the binding; defaults to O(name).
+    type: str
+  labels:
+    description: Labels this task manages on the role and the binding (string values).
+    type: dict
+  roles:
+    description:
+      - Several specs in one task, applied in order (all roles before the bindings). Each element
+        takes the options O(name), O(namespace), O(rules), O(cluster_role), O(subjects),
+        O(binding_name) and O(labels) as described above; an element without O(namespace) takes
+        the task's O(namespace) (so cluster-scoped elements need a task without one).
+      - Cannot be combined with O(name), O(rules), O(cluster_role), O(subjects), O(binding_name) or
+        O(labels).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: As O(name).
+        type: str
+        required: true
+      namespace:
+        description: As O(namespace).
+        type: str
+      rules:
+        description: As O(rules).
+        type: list
+        elements: dict
+        suboptions: *rule_options
+      cluster_role:
+        description: As O(cluster_role).
+        type: str
+      subjects:
+        description: As O(subjects).
+        type: list
+        elements: dict
+        suboptions: *subject_options
+      binding_name:
+        description: As O(binding_name).
+        type: str
+      labels:
+        description: As O(labels).
+        type: dict
+  state:
+    description:
+      - C(present) ensures the role and binding; C(absent) deletes the binding (O(binding_name), or
+        O(name)) and, without O(cluster_role), the role O(name). Missing objects are not a change.
+    type: str
+    choices: [present, absent]
+    default: present
+  force_conflicts:
+    description:
+      - Take over fields that another field manager changed (such as rules edited by hand), so the
+        spec is put back. Set to false to fail on such a conflict instead.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - kube_connection
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Sends every write with C(dryRun=All), so the API server validates it and stores nothing.
+      - A binding that would be replaced is dry-run deleted and shown as it would be created.
+  diff_mode:
+    support: full
+    description: Shows each role and binding before and after, without server-maintained fields.
+"""
+
+EXAMPLES = r"""
+- name: Ensure the deploy role in the application namespace, bound to the deploy account
+  k8s_rbac:
+    name: chart-deployer
+    namespace: health
+    rules:
+      - api_groups: [apps]
+        resources: [deployments, statefulsets]
+        verbs: [get, list, watch, create, update, patch, delete]
+      - api_groups: [""]
+        resources: [pods/log]
+        verbs: [get]
+    subjects:
+      - name: deployer
+        namespace: health-ci
+
+- name: Make the namespace-admin account admin of the application namespace only
+  k8s_rbac:
+    name: namespace-admin
+    namespace: health
+    cluster_role: admin
+    subjects:
+      - name: namespace-admin
+        namespace: health-ci
+
+- name: Ensure all the pipeline's RBAC in one task
+  k8s_rbac:
+    namespace: health
+    roles:
+      - name: chart-deployer
+        rules:
+          - {api_groups: [""], resources: [configmaps, services], verbs: [get, list, create, patch]}
+        subjects: [{name: deployer, namespace: health-ci}]
+      - name: namespace-admin
+        cluster_role: admin
+        subjects: [{name: namespace-admin, namespace: health-ci}]
+
+- name: A cluster-wide read-only role for a group of people
+  k8s_rbac:
+    name: pipeline-viewer
+    rules:
+      - {api_groups: [tekton.dev], resources: [pipelineruns, taskruns], verbs: [get, list, watch]}
+    subjects:
+      - {kind: Group, name: release-managers}
+"""
+
+RETURN = r"""
+result:
+  description: What the spec ensured (with O(name)).
+  returned: when O(name) is given
+  type: dict
+  contains:
+    role:
+      description:
+        - The Role or ClusterRole as the API server returned it, without C(metadata.managedFields).
+        - None with O(cluster_role), or after O(state=absent).
+      type: dict
+    binding:
+      description: The RoleBinding or ClusterRoleBinding likewise; None when no binding is managed.
+      type: dict
+    binding_replaced:
+      description: Whether the binding was deleted and created again because its C(roleRef) changed.
+      type: bool
+  sample:
+    role:
+      apiVersion: rbac.authorization.k8s.io/v1
+      kind: Role
+      metadata: {name: chart-deployer, namespace: health}
+      rules: [{apiGroups: [apps], resources: [deployments], verbs: [get, list]}]
+    binding:
+      apiVersion: rbac.authorization.k8s.io/v1
+      kind: RoleBinding
+      metadata: {name: chart-deployer, namespace: health}
+      roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: chart-deployer}
+      subjects: [{kind: ServiceAccount, name: deployer, namespace: health-ci}]
+    binding_replaced: false
+results:
+  description: One entry per element of O(roles), in order, each like RV(result).
+  returned: when O(roles) is given
+  type: list
+  elements: dict
+diff:
+  description:
+    - One before/after entry per role and binding (with C(--diff)), without server-maintained
+      fields; a replaced binding's entry has a C(before_header)/C(after_header) saying so.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import copy  # noqa: E402
+import re  # noqa: E402
+
+from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
+
+RBAC_API = "rbac.authorization.k8s.io/v1"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+KNOWN_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
+               "impersonate", "bind", "escalate", "use", "approve", "sign", "*")
+
+RULE_OPTIONS = {
+    "api_groups": {"type": "list", "elements": "str", "required": True, "aliases": ["apiGroups"]},
+    "resources": {"type": "list", "elements": "str", "required": True},
+    "verbs": {"type": "list", "elements": "str", "required": True},
+    "resource_names": {"type": "list", "elements": "str", "aliases": ["resourceNames"]},
+}
+SUBJECT_OPTIONS = {
+    "kind": {"type": "str", "choices": ["ServiceAccount", "User", "Group"], "default": "ServiceAccount"},
+    "name": {"type": "str", "required": True},
+    "namespace": {"type": "str"},
+}
+SPEC_OPTIONS = {
+    "rules": {"type": "list", "elements": "dict", "options": RULE_OPTIONS},
+    "cluster_role": {"type": "str"},
+    "subjects": {"type": "list", "elements": "dict", "options": SUBJECT_OPTIONS},
+    "binding_name": {"type": "str"},
+    "labels": {"type": "dict"},
+}
+ARGUMENT_SPEC = {
+    "name": {"type": "str"},
+    "namespace": {"type": "str"},
+    **SPEC_OPTIONS,
+    "roles": {
+        "type": "list", "elements": "dict",
+        "options": {"name": {"type": "str", "required": True}, "namespace": {"type": "str"}, **SPEC_OPTIONS},
+    },
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "force_conflicts": {"type": "bool", "default": True},
+}
+
+RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+# -- input -------------------------------------------------------------------------------------
+
+def specs_of(params):
+    """The requested specs as (option path for messages, spec dict) pairs; KubeError if the single
+    and the list form are mixed or neither is given."""
+    if params.get("roles") is not None:
+        mixed = [option for option in ("name", *SPEC_OPTIONS) if params.get(option) is not None]
+        if mixed:
+            raise KubeError.invalid(mixed[0], "it cannot be combined with roles",
+                                    f"move {mixed[0]} into the elements of roles, or drop roles")
+        specs = []
+        for index, element in enumerate(params["roles"]):
+            spec = {**element, "namespace": element.get("namespace") or params.get("namespace")}
+            specs.append((f"roles[{index}]", spec))
+        return specs
+    if params.get("name") is None:
+        raise KubeError.invalid("name", "neither name nor roles is given",
+                                "give the name of one role (or binding), or a roles list")
+    spec = {option: params.get(option) for option in ("name", "namespace", *SPEC_OPTIONS)}
+    return [("", spec)]
+
+
+def _option(where, option):
+    return f"{where}.{option}" if where else option
+
+
+def validate(specs, state):
+    """Every input problem, found before any API call; raises KubeError with the first."""
+    seen = set()
+    for where, spec in specs:
+        _validate_names(where, spec)
+        identity = (spec["namespace"], spec["name"], spec.get("cluster_role") is None)
+        if identity in seen:
+            raise KubeError.invalid(_option(where, "name"),
+                                    f"{spec['name']!r} is given twice in the same scope",
+                                    "give each role once")
+        seen.add(identity)
+        _validate_labels(_option(where, "labels"), spec.get("labels"))
+        if state == "absent":
+            continue
+        if spec.get("rules") is not None and spec.get("cluster_role") is not None:
+            raise KubeError.invalid(_option(where, "rules"), "rules and cluster_role are both given",
+                                    "give rules to define a role, or cluster_role to bind an existing one")
+        if spec.get("cluster_role") is None:
+            if not spec.get("rules"):
+                raise KubeError.invalid(
+                    _option(where, "rules"),
+                    f"the role {spec['name']!r} has no rules" if spec.get("rules") is not None else
+                    f"neither rules nor cluster_role is given for {spec['name']!r}",
+                    "list at least one rule (api_groups, resources, verbs), or bind an existing ClusterRole "
+                    "with cluster_role",
+                )
+            for index, rule in enumerate(spec["rules"]):
+                validate_rule(_option(where, f"rules[{index}]"), rule)
+        elif not spec.get("subjects"):
+            raise KubeError.invalid(_option(where, "subjects"),
+                                    f"binding the ClusterRole {spec['cluster_role']!r} needs subjects",
+                                    "list the service accounts, users or groups to bind it to")
+        for index, subject in enumerate(spec.get("subjects") or []):
+            _validate_subject(_option(where, f"subjects[{index}]"), subject, spec["namespace"])
+
+
+def validate_rule(where, rule):
+    """One policy rule: known verbs, and no empty list where the API requires entries."""
+    for option in ("api_groups", "resources", "verbs"):
+        if not rule.get(option):
+            raise KubeError.invalid(f"{where}.{option}", f"{option} is empty",
+                                    f"list at least one entry (\"*\" for all){_group_hint(option)}")
+    unknown = [verb for verb in rule["verbs"] if verb not in KNOWN_VERBS]
+    if unknown:
+        raise KubeError.invalid(f"{where}.verbs", f"unknown verb{'s' if len(unknown) > 1 else ''} "
+                                f"{', '.join(repr(v) for v in unknown)}",
+                                f"use one of {', '.join(KNOWN_VERBS)}")
+    for resource in rule["resources"]:
+        if not resource or resource != resource.strip() or resource.count("/") > 1:
+            raise KubeError.invalid(f"{where}.resources", f"{resource!r} is not a resource name",
+                                    "give a plural resource name such as deployments, or "
+                                    "resource/subresource such as pods/log")
+
+
+def _group_hint(option):
+    return ', and "" for the core group' if option == "api_groups" else ""
+
+
+def _validate_names(where, spec):
+    namespace = spec.get("namespace")
+    if namespace is not None and not (len(namespace) <= 63 and RFC1123_LABEL.match(namespace)):
+        raise KubeError.invalid(_option(where, "namespace"), f"{namespace!r} is not a valid namespace name",
+                                "use a lowercase RFC 1123 label (a-z, 0-9 and '-', at most 63 characters)")
+    for option in ("name", "binding_name", "cluster_role"):
+        value = spec.get(option)
+        if value is not None and (value in ("", ".", "..") or "/" in value or "%" in value):
+            raise KubeError.invalid(_option(where, option), f"{value!r} is not a valid RBAC object name",
+                                    "use a name without '/' and '%' (e.g. lowercase letters, digits and '-')")
+
+
+def _validate_subject(where, subject, namespace):
+    if subject["kind"] == "ServiceAccount":
+        if not (subject.get("namespace") or namespace):
+            raise KubeError.invalid(f"{where}.namespace",
+                                    f"the service account {subject['name']!r} has no namespace",
+                                    "give the subject's namespace (a cluster-wide spec has none to "
+                                    "default to)")
+        if not DNS_SUBDOMAIN.match(subject["name"]):
+            raise KubeError.invalid(f"{where}.name",
+                                    f"{subject['name']!r} is not a valid service account name",
+                                    "use a lowercase RFC 1123 subdomain")
+    elif subject.get("namespace"):
+        raise KubeError.invalid(f"{where}.namespace", f"a {subject['kind']} has no namespace",
+                                "drop namespace, it applies to ServiceAccount subjects only")
+
+
+def _validate_labels(option, labels):
+    for key, value in (labels or {}).items():
+        prefix, slash, short = key.rpartition("/")
+        valid_name = 0 < len(short) <= 63 and QUALIFIED_NAME.match(short)
+        if (slash and not (len(prefix) <= 253 and DNS_SUBDOMAIN.match(prefix))) or not valid_name:
+            raise KubeError.invalid(option, f"key {key!r} is not a valid label key",
+                                    "use [prefix/]name with a DNS subdomain prefix and a name of at most 63 "
+                                    "letters, digits, '-', '_' and '.'")
+        if not isinstance(value, str):
+            raise KubeError.invalid(option, f"the value of {key!r} is {type(value).__name__} {value!r}, "
+                                    "not a string", f"quote it in YAML, e.g. {key}: \"{value}\"")
+        if not (len(value) <= 63 and LABEL_VALUE.match(value)):
+            raise KubeError.invalid(option, f"the value {value!r} of {key!r} is not a valid label value",
+                                    "use at most 63 letters, digits, '-', '_' and '.', starting and ending "
+                                    "with a letter or digit")
+
+
+# -- desired objects ---------------------------------------------------------------------------
+
+def role_kinds(spec):
+    """(role kind or None, binding kind) for a spec: namespaced or cluster-wide."""
+    namespaced = spec.get("namespace") is not None
+    role_kind = None if spec.get("cluster_role") is not None else ("Role" if namespaced else "ClusterRole")
+    return role_kind, "RoleBinding" if namespaced else "ClusterRoleBinding"
+
+
+def _metadata(name, namespace, labels):
+    metadata = {"name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    if labels:
+        metadata["labels"] = dict(labels)
+    return metadata
+
+
+def desired_role(spec):
+    """The Role/ClusterRole of a spec, or None when it binds an existing ClusterRole."""
+    role_kind, _ = role_kinds(spec)
+    if role_kind is None:
+        return None
+    rules = []
+    for rule in spec["rules"]:
+        entry = {"apiGroups": list(rule["api_groups"]), "resources": list(rule["resources"]),
+                 "verbs": list(rule["verbs"])}
+        if rule.get("resource_names"):
+            entry["resourceNames"] = list(rule["resource_names"])
+        rules.append(entry)
+    return {"apiVersion": RBAC_API, "kind": role_kind,
+            "metadata": _metadata(spec["name"], spec["namespace"], spec.get("labels")), "rules": rules}
+
+
+def desired_binding(spec):
+    """The RoleBinding/ClusterRoleBinding of a spec, or None when it has no subjects."""
+    role_kind, binding_kind = role_kinds(spec)
+    if not spec.get("subjects"):
+        return None
+    if role_kind is None:
+        role_ref = {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": spec["cluster_role"]}
+    else:
+        role_ref = {"apiGroup": RBAC_GROUP, "kind": role_kind, "name": spec["name"]}
+    subjects = []
+    for subject in spec["subjects"]:
+        entry = {"kind": subject["kind"], "name": subject["name"]}
+        if subject["kind"] == "ServiceAccount":
+            entry["namespace"] = subject.get("namespace") or spec["namespace"]
+        else:
+            entry["apiGroup"] = RBAC_GROUP
+        subjects.append(entry)
+    name = spec.get("binding_name") or spec["name"]
+    return {"apiVersion": RBAC_API, "kind": binding_kind,
+            "metadata": _metadata(name, spec["namespace"], spec.get("labels")),
+            "roleRef": role_ref, "subjects": subjects}
+
+
+def absent_targets(spec):
+    """(kind, name, namespace) of what state=absent deletes for a spec: the binding, then the role."""
+    role_kind, binding_kind = role_kinds(spec)
+    targets = [(binding_kind, spec.get("binding_name") or spec["name"], spec["namespace"])]
+    if role_kind is not None:
+        targets.append((role_kind, spec["name"], spec["namespace"]))
+    return targets
+
+
+def same_role_ref(live, desired):
+    ref_live, ref_desired = live.get("roleRef") or {}, desired["roleRef"]
+    return all(ref_live.get(key) == ref_desired[key] for key in ("apiGroup", "kind", "name"))
+
+
+# -- API work ----------------------------------------------------------------------------------
+
+def read_live(service, wanted):
+    """Live objects for (kind, name, namespace) triples: one GET when a kind and namespace has one
+    name, one LIST when it has several. Returns {(kind, name, namespace): object}."""
+    groups = {}
+    for kind, name, namespace in wanted:
+        groups.setdefault((kind, namespace), set()).add(name)
+    live = {}
+    for (kind, namespace), names in groups.items():
+        if len(names) == 1:
+            (name,) = names
+            found = service.get(RBAC_API, kind, name, namespace)
+            items = [found] if found is not None else []
+        else:
+            items = service.list(RBAC_API, kind, namespace)
+        for item in items:
+            live[(kind, item["metadata"]["name"], namespace)] = item
+    return live
+
+
+def _key(obj):
+    metadata = obj["metadata"]
+    return obj["kind"], metadata["name"], metadata.get("namespace")
+
+
+def ensure(params, check_mode):
+    specs = specs_of(params)
+    validate(specs, params["state"])
+    specs = [spec for _, spec in specs]
+    service = connect_service(params, check_mode)
+    if params["state"] == "absent":
+        return _result(params, remove(service, specs), [])
+    return _result(params, *establish(service, specs, params["force_conflicts"]))
+
+
+def _result(params, outcomes, warnings):
+    from ansible.module_utils.kube_service import public_view
+
+    entries, diffs, changed = [], [], False
+    for outcome in outcomes:
+        entry = {"role": None, "binding": None, "binding_replaced": outcome.get("replaced", False)}
+        for part in ("role", "binding"):
+            change = outcome.get(part)
+            if change is None:
+                continue
+            changed = changed or change.changed
+            entry[part] = public_view(change.after)
+            diff = change.diff()
+            if part == "binding" and entry["binding_replaced"]:
+                diff.update(_replacement_headers(change))
+            diffs.append(diff)
+        entries.append(entry)
+    result = {"changed": changed, "diff": diffs, "warnings": warnings}
+    if params.get("roles") is None:
+        result["result"] = entries[0]
+    else:
+        result["results"] = entries
+    return result
+
+
+def _replacement_headers(change):
+    old, new = change.before["roleRef"], change.after["roleRef"]
+    target = object_ref(change.after["kind"], change.after["metadata"]["name"],
+                        change.after["metadata"].get("namespace"))
+    return {
+        "before_header": f"{target}, roleRef {old.get('kind')} {old.get('name')!r} "
+                         "(deleted: roleRef is immutable)",
+        "after_header": f"{target}, roleRef {new['kind']} {new['name']!r} (created again in its place)",
+    }
+
+
+def establish(service, specs, force_conflicts):
+    from ansible.module_utils.kube_service import Change
+
+    planned = [(desired_role(spec), desired_binding(spec)) for spec in specs]
+    wanted = [_key(obj) for pair in planned for obj in pair if obj is not None]
+    referenced = {("ClusterRole", spec["cluster_role"], None) for spec in specs if spec.get("cluster_role")}
+    live = read_live(service, wanted + sorted(referenced - set(wanted)))
+
+    missing_namespaces = _missing_namespaces(service, specs, wanted, live)
+    missing_roles = sorted(name for kind, name, _ in referenced - set(wanted)
+                           if (kind, name, None) not in live)
+    problems = [(f'namespace "{namespace}" does not exist', "create it first (module k8s_namespace)")
+                for namespace in missing_namespaces]
+    problems += [(f'ClusterRole "{name}" (to bind) does not exist',
+                  "create it first, or correct cluster_role") for name in missing_roles]
+    if problems and not service.check_mode:
+        raise KubeError("Cannot ensure the RBAC objects: "
+                        + "; and ".join(f"{what}; {fix}" for what, fix in problems) + ".")
+    warnings = [f"{what[0].upper()}{what[1:]} (yet): the objects concerned are shown as they would be "
+                "sent; a real run fails unless an earlier task creates it." for what, _ in problems]
+
+    def apply(obj):
+        if obj["metadata"].get("namespace") in missing_namespaces:
+            return Change(True, None, obj)  # check mode only: a dry run would be refused (404)
+        current = live.get(_key(obj))
+        if "roleRef" in obj and binding_unchanged(obj, current, service.field_manager):
+            return Change(False, current, current)
+        return service.apply(obj, force_conflicts=force_conflicts, live=current, live_known=True)
+
+    outcomes = [{} for _ in specs]
+    for outcome, (role, _binding) in zip(outcomes, planned, strict=True):
+        if role is not None:
+            outcome["role"] = apply(role)
+    for outcome, (_role, binding) in zip(outcomes, planned, strict=True):
+        if binding is None:
+            continue
+        current = live.get(_key(binding))
+        if current is not None and not same_role_ref(current, binding):
+            outcome["binding"] = _replace(service, current, binding, force_conflicts)
+            outcome["replaced"] = True
+        else:
+            outcome["binding"] = apply(binding)
+    return outcomes, warnings
+
+
+def binding_unchanged(desired, live, field_manager):
+    """Whether applying a binding would change nothing. roleRef is an atomic struct, which the API
+    server records as one owned field (``f:roleRef: {}``); the core's no-op test expects its
+    members listed, so roleRef is compared here and the rest is left to that test."""
+    from ansible.module_utils.kube_service import is_noop
+
+    if live is None or not same_role_ref(live, desired):
+        return False
+    trimmed = copy.deepcopy(live)
+    ours = [entry for entry in trimmed["metadata"].get("managedFields") or []
+            if entry.get("manager") == field_manager and entry.get("operation") == "Apply"]
+    if len(ours) != 1 or (ours[0].get("fieldsV1") or {}).get("f:roleRef") != {}:
+        return False
+    del ours[0]["fieldsV1"]["f:roleRef"]
+    return is_noop({key: value for key, value in desired.items() if key != "roleRef"}, trimmed, field_manager)
+
+
+def _missing_namespaces(service, specs, wanted, live):
+    """Namespaces of the specs that hold none of our objects yet and do not exist (a LIST of a
+    missing namespace is just empty, so only those are asked about)."""
+    occupied = {namespace for (_, _, namespace) in live}
+    candidates = sorted({spec["namespace"] for spec in specs if spec["namespace"] is not None} - occupied)
+    candidates = [ns for ns in candidates if any(key[2] == ns for key in wanted)]
+    return [ns for ns in candidates if service.get("v1", "Namespace", ns) is None]
+
+
+def _replace(service, current, binding, force_conflicts):
+    """roleRef is immutable: delete the binding and create it anew (a dry-run delete in check mode,
+    where the new binding cannot be dry-run created while the old one still exists)."""
+    from ansible.module_utils.kube_service import Change
+
+    kind, name, namespace = _key(binding)
+    service.delete(RBAC_API, kind, name, namespace)
+    if service.check_mode:
+        return Change(True, current, binding)
+    created = service.apply(binding, force_conflicts=force_conflicts, live=None, live_known=True)
+    return Change(True, current, created.after)
+
+
+def remove(service, specs):
+    from ansible.module_utils.kube_service import Change
+
+    targets = [absent_targets(spec) for spec in specs]
+    live = read_live(service, [target for group in targets for target in group])
+    outcomes = []
+    for group in targets:
+        outcome = {}
+        for part, (kind, name, namespace) in zip(("binding", "role"), group, strict=False):
+            if (kind, name, namespace) in live:
+                outcome[part] = service.delete(RBAC_API, kind, name, namespace)
+            else:
+                outcome[part] = Change(False, None, None)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def main():
+    run_module(ARGUMENT_SPEC, ensure)
+
+
+if __name__ == "__main__":
+    main()

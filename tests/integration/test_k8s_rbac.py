@@ -1,0 +1,295 @@
+"""k8s_rbac through real ansible-playbook runs, against the emulated cluster or the real one that
+TEST_KUBECONFIG names (tests needing the emulator's request log are skipped there)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.playbook import run_tasks, use_project_module_utils
+
+use_project_module_utils()
+
+from ansible.module_utils.kube_client import connect  # noqa: E402
+from ansible.module_utils.kube_service import KubeService  # noqa: E402
+
+RBAC = "rbac.authorization.k8s.io/v1"
+
+
+@pytest.fixture(scope="module")
+def cache_home(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture
+def kube(cluster, cache_home, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
+    return KubeService(connect({"kubeconfig": str(cluster.kubeconfig_path)}))
+
+
+@pytest.fixture
+def play(cluster, cache_home, tmp_path):
+    runs = iter(range(1000))
+
+    def run(tasks, **options):
+        env = {"XDG_CACHE_HOME": cache_home, **options.pop("env", {})}
+        return run_tasks(tasks, tmp_path=tmp_path / f"run{next(runs)}", kubeconfig=cluster.kubeconfig_path,
+                         env=env, **options)
+
+    return run
+
+
+@pytest.fixture
+def cluster_wide_name(cluster, kube):
+    """A unique name for cluster-scoped RBAC objects, which are deleted after the test."""
+    name = cluster.unique_name("t6-crole")
+    yield name
+    for kind in ("ClusterRoleBinding", "ClusterRole"):
+        kube.delete(RBAC, kind, name)
+
+
+def rbac_task(task_name="rbac", **options):
+    return {"name": task_name, "k8s_rbac": options}
+
+
+def persisted_writes(controls):
+    return [w for w in controls.writes() if "dryRun=All" not in w[2]]
+
+
+def reset(cluster):
+    if cluster.controls:
+        cluster.controls.reset()
+
+
+DEPLOY_RULES = [
+    {"api_groups": ["apps"], "resources": ["deployments", "statefulsets"],
+     "verbs": ["get", "list", "create"]},
+    {"api_groups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+]
+
+
+def deployer(namespace, **more):
+    return {"name": "deployer", "namespace": namespace, "rules": DEPLOY_RULES,
+            "subjects": [{"name": "deploy"}, {"kind": "User", "name": "alice"}], **more}
+
+
+def test_create_a_role_and_its_binding_then_a_second_run_writes_nothing(cluster, kube, namespace, play):
+    first = play([rbac_task(**deployer(namespace, labels={"app.kubernetes.io/part-of": "tekton-cd"}))],
+                 diff=True)
+    assert first.rc == 0, first.stdout
+    task = first.task("rbac")
+    assert task.changed and task.result["result"]["binding_replaced"] is False
+    assert [d["before"] for d in task.diff] == [{}, {}]
+    role = kube.get(RBAC, "Role", "deployer", namespace)
+    assert role["rules"] == [
+        {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"],
+         "verbs": ["get", "list", "create"]},
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    ]
+    binding = kube.get(RBAC, "RoleBinding", "deployer", namespace)
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"}
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "deploy", "namespace": namespace},
+        {"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"},
+    ]
+    assert binding["metadata"]["labels"] == {"app.kubernetes.io/part-of": "tekton-cd"}
+    assert task.result["result"]["role"]["metadata"]["uid"] == role["metadata"]["uid"]
+
+    reset(cluster)
+    second = play([rbac_task(**deployer(namespace, labels={"app.kubernetes.io/part-of": "tekton-cd"}))])
+    assert second.rc == 0, second.stdout
+    assert not second.task("rbac").changed
+    if cluster.controls:
+        assert cluster.controls.writes() == []
+        assert [r[:2] for r in cluster.controls.requests() if "/rbac.authorization.k8s.io/" in r[1]] == [
+            ("GET", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/deployer"),
+            ("GET", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings/deployer"),
+        ]
+    assert kube.get(RBAC, "Role", "deployer", namespace)["metadata"]["resourceVersion"] == \
+        role["metadata"]["resourceVersion"]
+
+
+def test_rules_change_in_place(kube, namespace, play):
+    assert play([rbac_task(**deployer(namespace))]).rc == 0
+    before = kube.get(RBAC, "Role", "deployer", namespace)
+    narrower = [{"api_groups": ["apps"], "resources": ["deployments"], "verbs": ["get"],
+                 "resource_names": ["health-api"]}]
+    changed = play([rbac_task(**deployer(namespace, rules=narrower))], diff=True)
+    assert changed.rc == 0, changed.stdout
+    task = changed.task("rbac")
+    assert task.changed
+    assert task.diff[0]["after"]["rules"] == [
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"],
+         "resourceNames": ["health-api"]}]
+    after = kube.get(RBAC, "Role", "deployer", namespace)
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["rules"] == task.diff[0]["after"]["rules"]
+
+
+def test_a_role_tampered_with_by_hand_is_put_back(kube, namespace, play):
+    assert play([rbac_task(**deployer(namespace))]).rc == 0
+    # Someone grants an extra verb by editing the Role through the API (a PUT, as kubectl edit does).
+    hand = KubeService(kube.client, field_manager="kubectl-edit")
+    hand.update(RBAC, "Role", "deployer", namespace, lambda role: role["rules"][0]["verbs"].append("delete"))
+    assert "delete" in kube.get(RBAC, "Role", "deployer", namespace)["rules"][0]["verbs"]
+
+    restored = play([rbac_task(**deployer(namespace))], diff=True)
+    assert restored.rc == 0, restored.stdout
+    task = restored.task("rbac")
+    assert task.changed
+    assert "delete" in task.diff[0]["before"]["rules"][0]["verbs"]
+    assert kube.get(RBAC, "Role", "deployer", namespace)["rules"][0]["verbs"] == ["get", "list", "create"]
+    again = play([rbac_task(**deployer(namespace))])
+    assert again.rc == 0 and not again.task("rbac").changed
+
+
+def test_a_changed_role_ref_replaces_the_binding_and_says_so(cluster, kube, namespace, play):
+    assert play([rbac_task(**deployer(namespace))]).rc == 0
+    old = kube.get(RBAC, "RoleBinding", "deployer", namespace)
+    as_view = {"name": "deployer", "namespace": namespace, "cluster_role": "view",
+               "subjects": [{"name": "deploy"}]}
+
+    reset(cluster)
+    preview = play([rbac_task(**as_view)], check=True, diff=True)
+    assert preview.rc == 0, preview.stdout
+    assert preview.task("rbac").changed and preview.task("rbac").result["result"]["binding_replaced"]
+    assert kube.get(RBAC, "RoleBinding", "deployer", namespace)["metadata"]["uid"] == old["metadata"]["uid"]
+    if cluster.controls:
+        assert persisted_writes(cluster.controls) == []
+
+    replaced = play([rbac_task(**as_view)], diff=True)
+    assert replaced.rc == 0, replaced.stdout
+    task = replaced.task("rbac")
+    assert task.changed and task.result["result"]["binding_replaced"] is True
+    assert task.result["result"]["role"] is None
+    (diff,) = task.diff
+    assert "roleRef Role 'deployer' (deleted: roleRef is immutable)" in diff["before_header"]
+    assert "roleRef ClusterRole 'view' (created again in its place)" in diff["after_header"]
+    assert diff["before"]["roleRef"]["kind"] == "Role" and diff["after"]["roleRef"]["kind"] == "ClusterRole"
+    new = kube.get(RBAC, "RoleBinding", "deployer", namespace)
+    assert new["metadata"]["uid"] != old["metadata"]["uid"]
+    assert new["roleRef"]["name"] == "view" and new["subjects"] == [
+        {"kind": "ServiceAccount", "name": "deploy", "namespace": namespace}]
+    # The Role itself is another spec's business now: it stays.
+    assert kube.get(RBAC, "Role", "deployer", namespace) is not None
+    again = play([rbac_task(**as_view)])
+    assert again.rc == 0 and not again.task("rbac").changed
+
+
+def test_one_task_for_a_namespaced_role_an_admin_binding_and_a_cluster_role(
+        cluster, kube, namespace, cluster_wide_name, play):
+    specs = [
+        {"name": "deployer", "rules": DEPLOY_RULES, "subjects": [{"name": "deploy"}]},
+        {"name": "namespace-admin", "cluster_role": "admin", "subjects": [{"name": "admin"}]},
+    ]
+    cluster_wide = {"name": cluster_wide_name,
+                    "rules": [{"api_groups": ["tekton.dev"], "resources": ["pipelineruns"],
+                               "verbs": ["list"]}],
+                    "subjects": [{"kind": "Group", "name": "release-managers"},
+                                 {"name": "deploy", "namespace": namespace}]}
+    run = play([rbac_task("namespaced", namespace=namespace, roles=specs),
+                rbac_task("cluster-wide", **cluster_wide)])
+    assert run.rc == 0, run.stdout
+    results = run.task("namespaced").result["results"]
+    assert [(r["role"] or {}).get("kind") for r in results] == ["Role", None]
+    assert [r["binding"]["roleRef"]["name"] for r in results] == ["deployer", "admin"]
+    admin_binding = kube.get(RBAC, "RoleBinding", "namespace-admin", namespace)
+    assert admin_binding["roleRef"]["kind"] == "ClusterRole"
+    assert kube.get(RBAC, "ClusterRole", cluster_wide_name)["rules"][0]["resources"] == ["pipelineruns"]
+    assert kube.get(RBAC, "ClusterRoleBinding", cluster_wide_name)["subjects"][0] == {
+        "kind": "Group", "name": "release-managers", "apiGroup": "rbac.authorization.k8s.io"}
+
+    reset(cluster)
+    again = play([rbac_task("namespaced", namespace=namespace, roles=specs),
+                  rbac_task("cluster-wide", **cluster_wide)])
+    assert again.rc == 0 and again.changed == []
+    if cluster.controls:
+        assert cluster.controls.writes() == []
+
+    removed = play([rbac_task("namespaced", namespace=namespace, roles=specs, state="absent"),
+                    rbac_task("cluster-wide", name=cluster_wide_name, state="absent")])
+    assert removed.rc == 0, removed.stdout
+    assert removed.task("namespaced").changed and removed.task("cluster-wide").changed
+    for kind, name, ns in [("Role", "deployer", namespace), ("RoleBinding", "deployer", namespace),
+                           ("RoleBinding", "namespace-admin", namespace),
+                           ("ClusterRole", cluster_wide_name, None),
+                           ("ClusterRoleBinding", cluster_wide_name, None)]:
+        assert kube.get(RBAC, kind, name, ns) is None, (kind, name)
+    assert kube.get(RBAC, "ClusterRole", "admin") is not None  # bound, never owned: never deleted
+    again = play([rbac_task("namespaced", namespace=namespace, roles=specs, state="absent")])
+    assert again.rc == 0 and not again.task("namespaced").changed
+
+
+def test_check_mode_writes_nothing(cluster, kube, namespace, play):
+    reset(cluster)
+    would_create = play([rbac_task(**deployer(namespace))], check=True, diff=True)
+    assert would_create.rc == 0, would_create.stdout
+    assert would_create.task("rbac").changed
+    assert would_create.task("rbac").diff[0]["after"]["rules"][1]["resources"] == ["pods/log"]
+    assert kube.get(RBAC, "Role", "deployer", namespace) is None
+    if cluster.controls:
+        assert persisted_writes(cluster.controls) == []
+
+    assert play([rbac_task(**deployer(namespace))]).rc == 0
+    before = kube.get(RBAC, "Role", "deployer", namespace)
+    would_change = play([rbac_task(**deployer(namespace, rules=DEPLOY_RULES[:1]))], check=True)
+    assert would_change.rc == 0 and would_change.task("rbac").changed
+    would_delete = play([rbac_task(name="deployer", namespace=namespace, state="absent")], check=True)
+    assert would_delete.rc == 0 and would_delete.task("rbac").changed
+    assert kube.get(RBAC, "Role", "deployer", namespace) == before
+    assert kube.get(RBAC, "RoleBinding", "deployer", namespace) is not None
+
+
+def test_check_mode_before_the_namespace_and_cluster_role_exist_warns(cluster, play):
+    missing = cluster.unique_name("t6-missing")
+    reset(cluster)
+    run = play([rbac_task(name="admins", namespace=missing, cluster_role=f"{missing}-role",
+                          subjects=[{"name": "x"}])], check=True, diff=True)
+    assert run.rc == 0, run.stdout
+    task = run.task("rbac")
+    assert task.changed and task.diff[0]["after"]["roleRef"]["name"] == f"{missing}-role"
+    warnings = " ".join(task.result.get("warnings", []))
+    assert f'namespace "{missing}" does not exist' in warnings.lower()
+    assert f'ClusterRole "{missing}-role" (to bind) does not exist' in warnings
+    if cluster.controls:
+        assert persisted_writes(cluster.controls) == []
+
+
+BAD_INPUT = [
+    ({"rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["get", "destroy"]}]},
+     "Invalid value for option 'rules[0].verbs': unknown verb 'destroy'; use one of get, list, watch"),
+    ({"rules": []}, "Invalid value for option 'rules': the role 'bad' has no rules"),
+    ({"rules": [{"api_groups": [""], "resources": ["pods"]}]}, "missing required arguments: verbs"),
+    ({"cluster_role": "no-such-cluster-role", "subjects": [{"name": "x"}]},
+     'Cannot ensure the RBAC objects: ClusterRole "no-such-cluster-role" (to bind) does not exist; create it '
+     "first, or correct cluster_role."),
+    ({"roles": [{"name": "ok", "rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["get"]}]},
+                {"name": "bad",
+                 "rules": [{"api_groups": [""], "resources": ["pods"], "verbs": ["*", "gett"]}]}]},
+     "Invalid value for option 'roles[1].rules[0].verbs': unknown verb 'gett'"),
+]
+
+
+def test_bad_input_fails_clearly_and_writes_nothing(cluster, kube, namespace, play):
+    # One play for all cases (each task may fail): a playbook run costs more than the checks.
+    tasks = [{**rbac_task(f"case {index}", namespace=namespace,
+                          **(options if "roles" in options else {"name": "bad", **options})),
+              "ignore_errors": True} for index, (options, _) in enumerate(BAD_INPUT)]
+    reset(cluster)
+    run = play(tasks)
+    for index, (_, expected) in enumerate(BAD_INPUT):
+        task = run.task(f"case {index}")
+        assert task.failed and expected in task.msg, (index, task.msg)
+    assert kube.list(RBAC, "Role", namespace) == [] and kube.list(RBAC, "RoleBinding", namespace) == []
+    if cluster.controls:
+        assert cluster.controls.writes() == []
+
+
+def test_a_missing_namespace_fails_before_any_write(cluster, kube, play):
+    missing = cluster.unique_name("t6-missing")
+    reset(cluster)
+    run = play([rbac_task(**deployer(missing))])
+    assert run.rc != 0
+    assert run.task("rbac").msg == (f'Cannot ensure the RBAC objects: namespace "{missing}" does not exist; '
+                                    "create it first (module k8s_namespace).")
+    if cluster.controls:
+        assert cluster.controls.writes() == []

@@ -1,0 +1,290 @@
+"""The pipeline_accounts role against the cluster fixture (emulated, or real with TEST_KUBECONFIG).
+
+Each test works in two namespaces of its own (pipeline and application), reaches the cluster only
+through the role's ``kube_connection`` variable (as after cluster_login), and deletes what it made.
+Requests with the issued token check real RBAC, not only what the access review said.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import yaml
+
+from tests.playbook import run_tasks
+
+ROLE = "pipeline_accounts"
+REVIEW_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+REVIEW_TASK = "Prove each account can do what its duty needs and nothing it must not"
+
+
+def role_task(name="accounts", tasks_from=None):
+    include = {"name": ROLE}
+    if tasks_from:
+        include["tasks_from"] = tasks_from
+    return {"name": name, "ansible.builtin.include_role": include}
+
+
+def new_stage(cluster):
+    """Unique namespaces, the role's variables for them, and a clean-up function."""
+    pipeline, app = cluster.unique_name("ci"), cluster.unique_name("app")
+    variables = {
+        "kube_connection": {"kubeconfig": str(cluster.kubeconfig_path)},
+        "pipeline_accounts_pipeline_namespace": pipeline,
+        "pipeline_accounts_app_namespace": app,
+    }
+
+    def clean_up():
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        core = client.CoreV1Api(cluster.api_client())
+        for name in (pipeline, app):
+            try:
+                core.delete_namespace(name)
+            except ApiException as error:
+                if error.status not in (404, 409):
+                    raise
+
+    return pipeline, app, variables, clean_up
+
+
+@pytest.fixture
+def stage(cluster):
+    """A stage of its own for one test."""
+    pipeline, app, variables, clean_up = new_stage(cluster)
+    yield pipeline, app, variables
+    clean_up()
+
+
+@pytest.fixture(scope="module")
+def converged(cluster, tmp_path_factory):
+    """One stage the role converged, shared by the tests below that only read it (the tampering test,
+    which changes it, comes last). The connection is a kubeconfig dict, as ibmcloud_cluster_config
+    returns it, with the admin credentials inside; the run is verbose with --diff, so that the test
+    of the output sees everything a user could."""
+    pipeline, app, variables, clean_up = new_stage(cluster)
+    variables = {**variables, "kube_connection": {"kubeconfig": cluster.kubeconfig_dict}}
+    play = apply_role(tmp_path_factory.mktemp("converge"), variables, diff=True, verbosity=3)
+    yield pipeline, app, variables, play
+    clean_up()
+
+
+def apply_role(tmp_path, variables, *, check=False, diff=False, tasks_from=None, verbosity=0):
+    # No K8S_AUTH_KUBECONFIG: the connection must come from kube_connection alone.
+    return run_tasks([role_task(tasks_from=tasks_from)], tmp_path=tmp_path, extra_vars=variables, check=check,
+                     diff=diff, verbosity=verbosity)
+
+
+def state_writes(controls):
+    """Requests that change stored state: every write but the (storage-less) access reviews."""
+    return [(verb, path, query) for verb, path, query in controls.writes() if path != REVIEW_PATH]
+
+
+def snapshot(cluster, *namespaces):
+    """(kind, namespace, name) -> resourceVersion of everything the role manages there."""
+    from kubernetes import client
+
+    api = cluster.api_client()
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    found = {}
+    for namespace in namespaces:
+        listings = [("ServiceAccount", core.list_namespaced_service_account),
+                    ("Secret", core.list_namespaced_secret), ("Role", rbac.list_namespaced_role),
+                    ("RoleBinding", rbac.list_namespaced_role_binding)]
+        for kind, lister in listings:
+            for item in lister(namespace).items:
+                found[(kind, namespace, item.metadata.name)] = item.metadata.resource_version
+        found[("Namespace", "", namespace)] = core.read_namespace(namespace).metadata.resource_version
+    return found
+
+
+def namespace_exists(cluster, name):
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    try:
+        client.CoreV1Api(cluster.api_client()).read_namespace(name)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+def deployer_kubeconfig(cluster, pipeline):
+    from kubernetes import client
+
+    secret = client.CoreV1Api(cluster.api_client()).read_namespaced_secret("deployer-kubeconfig", pipeline)
+    return yaml.safe_load(base64.b64decode(secret.data["kubeconfig"]).decode())
+
+
+def test_check_mode_on_a_fresh_cluster_writes_nothing(cluster, stage, tmp_path, request):
+    pipeline, app, variables = stage
+    controls = request.getfixturevalue("emulator").controls if cluster.is_emulated else None
+    play = apply_role(tmp_path, variables, check=True, diff=True)
+    assert play.rc == 0, play.stdout
+    assert play.task("Ensure the pipeline and application namespaces exist").changed
+    assert play.task("Ensure the deployer's cluster-credential secret holds a current token").changed
+    assert play.task(REVIEW_TASK).status == "skipped"
+    assert not namespace_exists(cluster, pipeline) and not namespace_exists(cluster, app)
+    if controls is not None:
+        assert all("dryRun=All" in query for _verb, _path, query in state_writes(controls))
+        assert not [path for _verb, path, _query in controls.requests() if path.endswith("/token")]
+
+
+def test_converges_and_the_review_passes(converged):
+    _pipeline, _app, _variables, play = converged
+    assert play.rc == 0, play.stdout
+    assert [task.name for task in play.changed] == [
+        "Ensure the pipeline and application namespaces exist",
+        "Ensure the builder, deployer and namespace-admin service accounts exist",
+        "Ensure the deployer's role and the namespace admin's binding in the application namespace",
+        "Ensure the deployer's cluster-credential secret holds a current token",
+    ]
+    assert play.task(REVIEW_TASK).status == "ok"
+
+
+def test_no_token_or_credential_reaches_the_output(cluster, converged):
+    pipeline, _app, _variables, play = converged
+    issued = deployer_kubeconfig(cluster, pipeline)["users"][0]["user"]["token"]
+    admin_user = cluster.kubeconfig_dict["users"][0]["user"]
+    secrets = [issued, base64.b64encode(issued.encode()).decode()]
+    secrets += [value for key, value in admin_user.items() if key in ("token", "client-key-data")]
+    recorded = json.dumps([task.result for task in play.tasks])
+    leaks = [index for index, secret in enumerate(secrets)
+             if secret in play.stdout or secret in play.stderr or secret in recorded]
+    assert leaks == []  # indexes only: a failure must not print the secrets themselves
+
+
+def test_second_run_changes_nothing_and_writes_nothing(cluster, converged, tmp_path, request):
+    pipeline, app, variables, _play = converged
+    before = snapshot(cluster, pipeline, app)
+    controls = request.getfixturevalue("emulator").controls if cluster.is_emulated else None
+    second = apply_role(tmp_path / "again", variables)
+    assert second.rc == 0, second.stdout
+    assert [task.name for task in second.changed] == []
+    assert snapshot(cluster, pipeline, app) == before
+    writes = state_writes(controls) if controls is not None else []
+
+    checked = apply_role(tmp_path / "check", variables, check=True)
+    assert checked.rc == 0 and checked.changed == [], checked.stdout
+    assert checked.task(REVIEW_TASK).status == "ok"
+    assert snapshot(cluster, pipeline, app) == before
+
+    assert writes == []
+
+
+def test_the_issued_token_meets_real_rbac_as_reviewed(cluster, converged):
+    """Requests made with the token from the deployer's secret are allowed and denied as reviewed."""
+    from kubernetes import client, config
+    from kubernetes.client.rest import ApiException
+
+    pipeline, app, _variables, _play = converged
+    api = config.new_client_from_config_dict(deployer_kubeconfig(cluster, pipeline))
+    core, apps, rbac = client.CoreV1Api(api), client.AppsV1Api(api), client.RbacAuthorizationV1Api(api)
+    config_map = {"metadata": {"name": "proof"}, "data": {"a": "b"}}
+
+    core.create_namespaced_config_map(app, config_map)
+    core.list_namespaced_secret(app)
+    release_record = {"metadata": {"name": "sh.helm.release.v1.proof.v1"}, "type": "Opaque"}
+    core.create_namespaced_secret(app, release_record)
+    apps.create_namespaced_deployment(app, {
+        "metadata": {"name": "proof"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "proof"}},
+                 "template": {"metadata": {"labels": {"app": "proof"}},
+                              "spec": {"containers": [{"name": "c", "image": "registry.test/proof:1"}]}}},
+    }, dry_run="All")
+    core.patch_namespaced_config_map("proof", app, {"data": {"a": "c"}})
+    core.delete_namespaced_config_map("proof", app)
+    core.delete_namespaced_secret(release_record["metadata"]["name"], app)
+
+    def refused(call, *args, **kwargs):
+        with pytest.raises(ApiException) as refusal:
+            call(*args, **kwargs)
+        assert refusal.value.status == 403, refusal.value.body
+        assert f"system:serviceaccount:{pipeline}:deployer" in json.loads(refusal.value.body)["message"]
+
+    refused(core.list_namespaced_secret, pipeline)
+    refused(core.read_namespaced_secret, "deployer-kubeconfig", pipeline)
+    refused(core.list_namespaced_secret, "default")
+    refused(core.create_namespaced_config_map, pipeline, config_map)
+    refused(core.create_namespaced_config_map, "default", config_map)
+    refused(core.create_namespace, {"metadata": {"name": cluster.unique_name("nope")}})
+    refused(rbac.create_cluster_role, {"metadata": {"name": cluster.unique_name("nope")}, "rules": []})
+    refused(rbac.create_namespaced_role, app, {"metadata": {"name": "more"}, "rules": []})
+    refused(rbac.create_namespaced_role_binding, app, {
+        "metadata": {"name": "more"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": pipeline}]})
+
+
+def test_the_builder_has_no_kubernetes_api_rights(cluster, converged):
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    pipeline, app, _variables, _play = converged
+    admin = client.CoreV1Api(cluster.api_client())
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+               "spec": {"expirationSeconds": 600}}
+    token = admin.create_namespaced_service_account_token("builder", pipeline, request).status.token
+    builder = client.CoreV1Api(cluster.api_client(token))
+    account = admin.read_namespaced_service_account("builder", pipeline)
+    assert account.automount_service_account_token is False
+    attempts = [(builder.list_namespaced_pod, pipeline), (builder.list_namespaced_secret, pipeline),
+                (builder.list_namespaced_config_map, app), (builder.list_namespaced_pod, app)]
+    for call, namespace in attempts:
+        with pytest.raises(ApiException) as refusal:
+            call(namespace)
+        assert refusal.value.status == 403
+        assert f"system:serviceaccount:{pipeline}:builder" in json.loads(refusal.value.body)["message"]
+
+
+def test_registry_credentials_linked_by_another_step_are_left_alone(cluster, converged, tmp_path):
+    """cluster_login's registry step links its secret to the builder after this role (read-modify-
+    write under its own field manager); the next run of the role must neither fight nor undo it."""
+    from kubernetes import client
+
+    pipeline, _app, variables, _play = converged
+    core = client.CoreV1Api(cluster.api_client())
+    builder = core.read_namespaced_service_account("builder", pipeline)
+    builder.image_pull_secrets = [client.V1LocalObjectReference(name="icr-credentials")]
+    builder.secrets = [client.V1ObjectReference(name="icr-credentials")]
+    core.replace_namespaced_service_account("builder", pipeline, builder,
+                                            field_manager="tekton-cd-registry-secret")
+
+    again = apply_role(tmp_path, variables)
+    assert again.rc == 0, again.stdout
+    assert [task.name for task in again.changed] == []
+    linked = core.read_namespaced_service_account("builder", pipeline)
+    assert [ref.name for ref in linked.image_pull_secrets] == ["icr-credentials"]
+    assert [ref.name for ref in linked.secrets] == ["icr-credentials"]
+
+
+def test_a_tampered_role_is_caught_by_the_review_and_put_back(cluster, converged, tmp_path):
+    from kubernetes import client
+
+    _pipeline, app, variables, _play = converged
+    rbac = client.RbacAuthorizationV1Api(cluster.api_client())
+    wanted = rbac.read_namespaced_role("chart-deployer", app).rules
+    tampered = rbac.read_namespaced_role("chart-deployer", app)
+    tampered.rules[1].verbs.append("deletecollection")  # an extra verb, added by hand
+    tampered.rules.append(client.V1PolicyRule(api_groups=["rbac.authorization.k8s.io"], resources=["roles"],
+                                              verbs=["create"]))
+    rbac.replace_namespaced_role("chart-deployer", app, tampered)
+
+    audit = apply_role(tmp_path / "audit", variables, tasks_from="review")
+    assert audit.rc != 0
+    caught = audit.task(REVIEW_TASK)
+    assert caught.failed
+    mismatches = [line for item in caught.result["results"] for line in item.get("mismatches") or []]
+    assert any("may create roles" in line for line in mismatches), mismatches
+
+    fixed = apply_role(tmp_path / "fix", variables)
+    assert fixed.rc == 0, fixed.stdout
+    assert fixed.task("Ensure the deployer's role and the namespace admin's binding in the application "
+                      "namespace").changed
+    assert fixed.task(REVIEW_TASK).status == "ok"
+    assert rbac.read_namespaced_role("chart-deployer", app).rules == wanted

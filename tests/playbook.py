@@ -1,0 +1,194 @@
+"""Run real ``ansible-playbook`` tasks from a test and get per-task results back.
+
+    from tests.playbook import run_tasks
+
+    play = run_tasks(
+        [{"name": "ns", "k8s_namespace": {"name": "demo", "labels": {"a": "b"}}}],
+        tmp_path=tmp_path, kubeconfig=cluster.kubeconfig_path, check=False, diff=True,
+    )
+    assert play.rc == 0, play.stdout
+    task = play.task("ns")          # TaskResult: status, changed, failed, msg, diff, result (raw dict)
+    assert task.changed and task.result["result"]["metadata"]["name"] == "demo"
+
+What happens: the tasks go into ``tmp_path/playbook.yml`` as one play on ``localhost`` (local
+connection, no fact gathering, the project's virtualenv Python as interpreter); the project's
+``ansible.cfg`` is used (ANSIBLE_CONFIG), so ``plugins/modules`` and ``plugins/module_utils``
+resolve as in real use; ``.venv/bin/ansible-playbook`` runs it with ``-i localhost,`` (no project
+inventory), ``--check``/``--diff``/``-v…`` as asked. ``kubeconfig`` reaches the modules through
+``K8S_AUTH_KUBECONFIG``, the way users set it. A small callback plugin, written into ``tmp_path``,
+records every task result as JSON lines; the human-readable output (the configured stdout
+callback) stays in ``PlayResult.stdout`` for assertions such as "no secret was printed".
+
+``use_project_module_utils()`` makes ``ansible.module_utils.<name>`` import the project's
+plugins/module_utils in-process, for unit tests of the shared core and the modules' handlers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+
+_RECORDER = '''
+import json
+import os
+
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    """Appends one JSON line per task result to $TEKTON_CD_TEST_RESULTS."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "test_recorder"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def _record(self, result, status):
+        with open(os.environ["TEKTON_CD_TEST_RESULTS"], "a") as handle:
+            line = {"task": result.task_name, "action": result._task.action, "host": result._host.name,
+                    "status": status, "result": result._result}
+            handle.write(json.dumps(line, default=str) + "\\n")
+
+    def v2_runner_on_ok(self, result):
+        self._record(result, "changed" if result._result.get("changed") else "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._record(result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._record(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        self._record(result, "unreachable")
+'''
+
+
+@dataclass
+class TaskResult:
+    name: str
+    action: str
+    status: str  # ok | changed | failed | skipped | unreachable
+    result: dict = field(default_factory=dict)
+
+    @property
+    def changed(self):
+        return bool(self.result.get("changed"))
+
+    @property
+    def failed(self):
+        return self.status in ("failed", "unreachable")
+
+    @property
+    def msg(self):
+        return self.result.get("msg", "")
+
+    @property
+    def diff(self):
+        return self.result.get("diff")
+
+
+@dataclass
+class PlayResult:
+    rc: int
+    stdout: str
+    stderr: str
+    tasks: list[TaskResult]
+
+    def task(self, name):
+        """The (last) result of the task with that name; KeyError names the tasks that ran."""
+        for task in reversed(self.tasks):
+            if task.name == name:
+                return task
+        raise KeyError(f"no result for task {name!r}; tasks that ran: {[t.name for t in self.tasks]}")
+
+    @property
+    def changed(self):
+        return [t for t in self.tasks if t.changed]
+
+    @property
+    def failed(self):
+        return [t for t in self.tasks if t.failed]
+
+
+def run_tasks(tasks, *, tmp_path, kubeconfig=None, check=False, diff=False, extra_vars=None, env=None,
+              verbosity=0, timeout=600):
+    """Run ``tasks`` (a list of task dicts) in one play on localhost; returns a PlayResult."""
+    workdir = Path(tmp_path)
+    workdir.mkdir(parents=True, exist_ok=True)
+    plugin_dir = workdir / "test_callbacks"
+    plugin_dir.mkdir(exist_ok=True)
+    (plugin_dir / "test_recorder.py").write_text(_RECORDER)
+    results_file = workdir / "task-results.jsonl"
+    results_file.unlink(missing_ok=True)
+    playbook = workdir / "playbook.yml"
+    play = {"name": "tasks under test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}
+    playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+
+    python = VENV_BIN / "python"
+    variables = {"ansible_connection": "local",
+                 "ansible_python_interpreter": str(python if python.exists() else Path(sys.executable))}
+    variables.update(extra_vars or {})
+    vars_file = workdir / "extra-vars.json"
+    vars_file.write_text(json.dumps(variables))
+
+    command = [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-e", f"@{vars_file}", str(playbook)]
+    if check:
+        command.append("--check")
+    if diff:
+        command.append("--diff")
+    if verbosity:
+        command.append("-" + "v" * verbosity)
+
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("ANSIBLE_", "K8S_AUTH_")) and k != "KUBECONFIG"}
+    environment.update({
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_CALLBACK_PLUGINS": str(plugin_dir),
+        "ANSIBLE_CALLBACKS_ENABLED": "test_recorder",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-local"),
+        "TEKTON_CD_TEST_RESULTS": str(results_file),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    })
+    if kubeconfig is not None:
+        environment["K8S_AUTH_KUBECONFIG"] = str(kubeconfig)
+    environment.update(env or {})
+
+    completed = subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True,
+                               timeout=timeout, check=False)
+    recorded = []
+    if results_file.exists():
+        for line in results_file.read_text().splitlines():
+            entry = json.loads(line)
+            recorded.append(TaskResult(entry["task"], entry["action"], entry["status"], entry["result"]))
+    return PlayResult(completed.returncode, completed.stdout, completed.stderr, recorded)
+
+
+def use_project_module_utils():
+    """Let ``import ansible.module_utils.kube_…`` find plugins/module_utils in this process."""
+    import ansible.module_utils
+
+    path = str(ROOT / "plugins" / "module_utils")
+    if path not in ansible.module_utils.__path__:
+        ansible.module_utils.__path__.append(path)
+
+
+def load_module(name):
+    """Import plugins/modules/<name>.py as a Python module (its handler, spec, docs)."""
+    import importlib.util
+
+    use_project_module_utils()
+    spec = importlib.util.spec_from_file_location(f"tekton_cd_module_{name}", ROOT / "plugins" / "modules" /
+                                                  f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

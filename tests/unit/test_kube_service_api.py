@@ -1,0 +1,147 @@
+"""kube_service operations over HTTP against the `cluster` fixture (emulated, or TEST_KUBECONFIG's):
+batch apply with one read per kind, zero writes on a no-op, dry runs, read-modify-write with a
+re-read on 409, subresource creates, waits by watch, and the Secret values a diff never shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.playbook import use_project_module_utils
+
+use_project_module_utils()
+
+from ansible.module_utils.kube_client import connect  # noqa: E402
+from ansible.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible.module_utils.kube_service import HIDDEN, HIDDEN_CHANGED, KubeService  # noqa: E402
+
+
+@pytest.fixture
+def service(cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return KubeService(connect({"kubeconfig": str(cluster.kubeconfig_path)}))
+
+
+def accounts(namespace, count=3):
+    return [{"apiVersion": "v1", "kind": "ServiceAccount",
+             "metadata": {"name": f"sa{i}", "namespace": namespace, "labels": {"set": "t"}}}
+            for i in range(count)]
+
+
+def config_map(namespace, value="1"):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": namespace},
+            "data": {"key": value}}
+
+
+def mutations(cluster):
+    return [w for w in cluster.controls.writes() if "dryRun=All" not in w[2]] if cluster.controls else None
+
+
+def test_apply_all_reads_once_per_kind_and_a_rerun_writes_nothing(cluster, service, namespace):
+    objects = [*accounts(namespace), config_map(namespace)]
+    first = service.apply_all(objects)
+    assert [c.changed for c in first] == [True] * 4
+    assert first[0].after["metadata"]["name"] == "sa0"
+
+    if cluster.controls:
+        cluster.controls.reset()
+    before = service.client.request_count
+    second = service.apply_all(objects, label_selector=None)
+    assert [c.changed for c in second] == [False] * 4
+    assert service.client.request_count - before == 2  # LIST service accounts + GET the config map
+    if cluster.controls:
+        assert cluster.controls.writes() == []
+        verbs = sorted(r[0] for r in cluster.controls.requests())
+        assert verbs == ["GET", "GET"]
+
+
+def test_check_mode_sends_dry_runs_and_reports_the_change(cluster, service, namespace):
+    service.apply(config_map(namespace))
+    dry = KubeService(service.client, check_mode=True)
+    if cluster.controls:
+        cluster.controls.reset()
+    change = dry.apply(config_map(namespace, "2"))
+    assert change.changed and change.diff()["after"]["data"] == {"key": "2"}
+    assert service.get("v1", "ConfigMap", "cm", namespace)["data"] == {"key": "1"}
+    created = dry.apply({**config_map(namespace), "metadata": {"name": "new", "namespace": namespace}})
+    assert created.changed and service.get("v1", "ConfigMap", "new", namespace) is None
+    if cluster.controls:
+        assert mutations(cluster) == []
+
+
+def test_update_rereads_after_a_stale_write(service, namespace):
+    service.apply(accounts(namespace, 1)[0])
+    calls = []
+
+    def add_pull_secret(account):
+        calls.append(account["metadata"]["resourceVersion"])
+        if len(calls) == 1:  # someone else writes between our read and our write
+            other = KubeService(service.client, field_manager="someone-else")
+            other.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                         "metadata": {"name": "sa0", "namespace": namespace, "labels": {"other": "x"}}})
+        account.setdefault("imagePullSecrets", []).append({"name": "registry"})
+
+    change = service.update("v1", "ServiceAccount", "sa0", namespace, add_pull_secret)
+    assert change.changed and len(calls) == 2 and calls[0] != calls[1]
+    live = service.get("v1", "ServiceAccount", "sa0", namespace)
+    assert live["imagePullSecrets"] == [{"name": "registry"}] and live["metadata"]["labels"]["other"] == "x"
+    unchanged = service.update("v1", "ServiceAccount", "sa0", namespace, lambda account: None)
+    assert not unchanged.changed
+
+
+def test_create_posts_subresources_and_reviews(service, namespace):
+    service.apply(accounts(namespace, 1)[0])
+    token = service.create({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                            "spec": {"expirationSeconds": 600}},
+                           namespace=namespace, subresource_of=("v1", "ServiceAccount", "sa0", "token"))
+    assert token["status"]["token"]
+    review = KubeService(service.client, check_mode=True).create({
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+        "spec": {"user": f"system:serviceaccount:{namespace}:sa0",
+                 "resourceAttributes": {"verb": "delete", "resource": "namespaces"}}}, dry_run=False)
+    assert review["status"]["allowed"] is False
+
+
+def test_wait_for_a_condition_and_time_out_clearly(service, namespace):
+    service.apply(config_map(namespace))
+    found = service.wait_for("v1", "ConfigMap", "cm", namespace, condition="data.key == '1'", timeout=5)
+    assert found["data"]["key"] == "1"
+    with pytest.raises(KubeError) as error:
+        service.wait_for("v1", "ConfigMap", "cm", namespace, condition="data.key == '9'", timeout=1)
+    assert error.value.msg.startswith(f'Timed out after 1 s waiting for ConfigMap "cm" in namespace '
+                                      f'"{namespace}" to match "data.key == \'9\'"')
+
+
+def test_delete_with_wait_and_again(service, namespace):
+    service.apply(config_map(namespace))
+    assert service.delete("v1", "ConfigMap", "cm", namespace, wait=True, timeout=10).changed
+    assert service.get("v1", "ConfigMap", "cm", namespace) is None
+    assert not service.delete("v1", "ConfigMap", "cm", namespace).changed
+
+
+def test_secret_values_stay_out_of_results_and_diffs(service, namespace):
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": namespace},
+              "stringData": {"password": "first-value"}}
+    service.apply(secret)
+    before = service.client.request_count
+    assert not service.apply(secret).changed
+    assert service.client.request_count - before == 1  # the read; no write
+    change = service.apply({**secret, "stringData": {"password": "second-value"}})
+    assert change.changed
+    assert change.diff()["after"]["data"] == {"password": HIDDEN_CHANGED}
+    assert change.diff()["before"]["data"] == {"password": HIDDEN}
+    text = repr(change.diff()) + repr(change.result)
+    for clear in ("first-value", "second-value", "Zmlyc3QtdmFsdWU=", "c2Vjb25kLXZhbHVl"):
+        assert clear not in text
+
+
+def test_an_unserved_api_names_the_missing_component(service):
+    with pytest.raises(KubeError) as error:
+        service.get("triggers.tekton.dev/v1beta1", "EventListener", "x", "y")
+    assert "install Tekton Triggers" in error.value.msg
+
+
+@pytest.mark.emulator_only
+def test_connection_resets_are_retried(emulator, service, namespace):
+    emulator.controls.fail_next(verb="PATCH", path="/configmaps/", status="reset", count=1)
+    assert service.apply(config_map(namespace)).changed
+    assert [r[0] for r in emulator.controls.requests()].count("PATCH") == 2
