@@ -19,12 +19,19 @@ inventory), ``--check``/``--diff``/``-v…`` as asked. ``kubeconfig`` reaches th
 records every task result as JSON lines; the human-readable output (the configured stdout
 callback) stays in ``PlayResult.stdout`` for assertions such as "no secret was printed".
 
+``task_runner(tmp_path, kubeconfig=..., env=...)`` binds those options once for a test that runs
+several plays: each call gets a fresh run directory under ``tmp_path`` (so results never mix), and
+``environment(workdir)`` can add variables that name that directory (a HOME of its own, say).
+``isolated_environment(workdir)`` is such a function: HOME and Ansible's remote temp inside the run
+directory, the caller's IBM Cloud variables emptied, 127.0.0.1 kept off any proxy.
+
 ``use_project_module_utils()`` makes ``ansible.module_utils.<name>`` import the project's
 plugins/module_utils in-process, for unit tests of the shared core and the modules' handlers.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -38,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 
 _RECORDER = '''
+import itertools
 import json
 import os
 
@@ -171,6 +179,46 @@ def run_tasks(tasks, *, tmp_path, kubeconfig=None, check=False, diff=False, extr
             entry = json.loads(line)
             recorded.append(TaskResult(entry["task"], entry["action"], entry["status"], entry["result"]))
     return PlayResult(completed.returncode, completed.stdout, completed.stderr, recorded)
+
+
+# Variables of the caller's environment that would change what the IBM Cloud modules do.
+IBMCLOUD_VARIABLES = ("IC_API_KEY", "IBMCLOUD_API_KEY", "IBMCLOUD_IAM_API_ENDPOINT",
+                      "IBMCLOUD_CS_API_ENDPOINT", "IBMCLOUD_CR_API_ENDPOINT", "IBMCLOUD_CA_CERT",
+                      "IBMCLOUD_OPENSHIFT_OAUTH_ENDPOINT", "IBMCLOUD_REGION", "IC_REGION")
+
+
+def isolated_environment(workdir):
+    """HOME and Ansible's remote temp inside ``workdir`` (so every file a run leaves behind can be
+    inspected), the caller's IBM Cloud variables empty (the modules take empty as unset: run_tasks
+    passes the caller's environment on), and requests to 127.0.0.1 kept off any proxy."""
+    workdir = Path(workdir)
+    (workdir / "home").mkdir(parents=True, exist_ok=True)
+    return {
+        **{name: "" for name in IBMCLOUD_VARIABLES},
+        "HOME": str(workdir / "home"),
+        "ANSIBLE_REMOTE_TEMP": str(workdir / "ansible-remote"),
+        "NO_PROXY": ",".join(filter(None, ["127.0.0.1,localhost", os.environ.get("NO_PROXY")])),
+    }
+
+
+_BOUND = object()
+
+
+def task_runner(tmp_path, *, kubeconfig=None, env=None, environment=None):
+    """``run_tasks`` with ``kubeconfig`` and ``env`` bound, each call in a fresh directory under
+    ``tmp_path``. A call may still pass ``kubeconfig`` (None: no K8S_AUTH_KUBECONFIG at all) and
+    ``env`` (merged over the bound one); ``environment(workdir)``, if given, adds variables first."""
+    runs = itertools.count()
+    bound_kubeconfig, bound_env = kubeconfig, dict(env or {})
+
+    def run(tasks, *, kubeconfig=_BOUND, env=None, **options):
+        workdir = Path(tmp_path) / f"run{next(runs)}"
+        workdir.mkdir(parents=True)
+        merged = {**(environment(workdir) if environment else {}), **bound_env, **(env or {})}
+        chosen = bound_kubeconfig if kubeconfig is _BOUND else kubeconfig
+        return run_tasks(tasks, tmp_path=workdir, kubeconfig=chosen, env=merged, **options)
+
+    return run
 
 
 def use_project_module_utils():

@@ -192,6 +192,16 @@ def transport_from_params(params, sleep=time.sleep):
     )
 
 
+def return_secret(module, result, key, value, what):
+    """Put a secret (``what``, for the warning) into ``result[key]`` only for a task that sets
+    no_log: true, so that it never reaches task output or logs; otherwise warn how to get it."""
+    if module.no_log:
+        result[key] = value
+    else:
+        module.warn(f"The {what} is left out of the result because the task does not set no_log: true; "
+                    f"set it on the task to receive {key}.")
+
+
 def require_api_key(params):
     if not params.get("api_key"):
         raise IBMCloudError(

@@ -14,6 +14,10 @@ kubernetes.core, so existing inventories keep working:
 
 With none of them set, kube_client uses the pod's service account when running in a cluster,
 else ``$KUBECONFIG`` or ``~/.kube/config``.
+
+It also holds what every module with a list form (``roles:``, ``service_accounts:``, ...) does with
+its options: ``requested`` turns either form into one list of elements, ``option_at`` names an
+element's option in messages.
 """
 
 from __future__ import annotations
@@ -47,3 +51,39 @@ def with_connection_args(module_args):
     spec = {name: dict(option) for name, option in CONNECTION_ARGS.items()}
     spec.update(module_args)
     return spec
+
+
+def requested(params, list_option, item_options, *, one=None, shared=()):
+    """What a task asks for, whichever form it uses, as (where, options) pairs: the elements of
+    ``list_option`` (where "roles[0]", "roles[1]", ...), or the single form as one element (where "").
+
+    ``item_options`` is the argument spec of an element's options besides ``name`` (the single form
+    takes them at the task level). Options in ``shared`` (e.g. namespace) may also be given at the
+    task level with the list form: they are then each element's default. With ``one`` (what one
+    element is, for the message) the single form needs a ``name``; without, it has none. Mixing the
+    forms, or giving neither, raises KubeError naming the option.
+    """
+    from ansible.module_utils.kube_errors import KubeError
+
+    named = ("name",) if one else ()
+    elements = params.get(list_option)
+    if elements is not None:
+        mixed = [option for option in (*named, *item_options) if option not in shared
+                 and params.get(option) != (item_options.get(option) or {}).get("default")]
+        if mixed:
+            raise KubeError.invalid(
+                mixed[0], f"it cannot be combined with {list_option}",
+                f"move {mixed[0]} into the elements of {list_option}, or drop {list_option}",
+            )
+        return [(f"{list_option}[{index}]",
+                 {**element, **{option: element.get(option) or params.get(option) for option in shared}})
+                for index, element in enumerate(elements)]
+    if one and params.get("name") is None:
+        raise KubeError.invalid("name", f"neither name nor {list_option} is given",
+                                f"give the name of one {one}, or a {list_option} list")
+    return [("", {option: params.get(option) for option in (*named, *shared, *item_options)})]
+
+
+def option_at(where, option):
+    """How messages name an option of the element at ``where`` ("roles[0].rules"), or of the task."""
+    return f"{where}.{option}" if where else option

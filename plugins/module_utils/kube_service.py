@@ -4,6 +4,10 @@
     change = service.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {...}})
     change.changed, change.after, change.diff()          # Change: decided from the API's answers
     changes = service.apply_all([obj1, obj2, ...])       # one read per kind and namespace, not per object
+    live = service.read_all(objects)                     # the same reads, for checks before applying:
+    live.of(obj)                                         #   the live counterpart of obj, or None
+    service.missing_namespaces(objects, live)            #   namespaces to create first
+    changes = service.apply_all(objects, live=live)      #   then no second read
     service.get("v1", "Secret", "name", "ns")            # dict or None
     service.list("v1", "Secret", "ns", label_selector="app=x")
     service.create(token_request, subresource_of=("v1", "ServiceAccount", "builder"))
@@ -185,15 +189,32 @@ def _as_stored(body, kind):
 
 def is_noop(desired, live, field_manager=FIELD_MANAGER):
     """Applying ``desired`` would change nothing, and we own exactly its fields already."""
-    if live is None or not contains(live, _as_stored(managed_body(desired), desired.get("kind"))):
+    body = managed_body(desired)
+    if live is None or not contains(live, _as_stored(body, desired.get("kind"))):
         return False
     ours = [
         entry for entry in (live.get("metadata") or {}).get("managedFields") or []
         if entry.get("manager") == field_manager and entry.get("operation") == "Apply"
     ]
+    if not body:
+        # An apply that sets no field leaves the API server no managedFields entry to keep for us, so
+        # "we own exactly nothing" shows as no entry (or an empty one).
+        return all(not entry.get("fieldsV1") for entry in ours)
     if len(ours) != 1 or ours[0].get("apiVersion") != desired.get("apiVersion"):
         return False
-    return fields_match(ours[0].get("fieldsV1") or {}, managed_body(desired))
+    return fields_match(ours[0].get("fieldsV1") or {}, body)
+
+
+class LiveObjects(dict):
+    """Live objects by (apiVersion, kind, name, namespace), as KubeService.read_all found them;
+    ``of(obj)`` is the live counterpart of a desired object, or None."""
+
+    def __init__(self, key_of):
+        super().__init__()
+        self._key_of = key_of
+
+    def of(self, obj):
+        return self.get(self._key_of(obj))
 
 
 def _same_apart_from_bookkeeping(before, after):
@@ -281,33 +302,47 @@ class KubeService:
                 "resourceVersion")
         return Change(changed, live, after)
 
-    def apply_all(self, objects, *, force_conflicts=False, label_selector=None):
-        """Apply several objects; the live state is read with one LIST per kind and namespace.
-
-        ``label_selector`` narrows those LISTs (objects it misses are simply applied).
-        Returns one Change per object, in order.
-        """
-        objects = [strip_none(obj) for obj in objects]
+    def read_all(self, objects, *, label_selector=None):
+        """The live state of ``objects`` (dicts with apiVersion, kind and metadata.name, e.g. the
+        objects about to be applied) as LiveObjects: one GET where a kind and namespace has one
+        name, else one LIST (narrowed by ``label_selector``; objects it misses count as absent)."""
         groups = {}
         for obj in objects:
-            api_version, kind, _name, namespace = _identity(obj)
-            namespace = namespace if self.resource(api_version, kind).namespaced else None
-            groups.setdefault((api_version, kind, namespace), []).append(obj)
-        live = {}
-        for (api_version, kind, namespace), members in groups.items():
-            if len(members) == 1:
-                name = members[0]["metadata"]["name"]
-                live[(api_version, kind, namespace, name)] = self.get(api_version, kind, name, namespace)
-                continue
-            for item in self.list(api_version, kind, namespace, label_selector=label_selector):
-                live[(api_version, kind, namespace, item["metadata"]["name"])] = item
-        changes = []
-        for obj in objects:
-            api_version, kind, name, namespace = _identity(obj)
-            namespace = namespace if self.resource(api_version, kind).namespaced else None
-            changes.append(self.apply(obj, force_conflicts=force_conflicts,
-                                      live=live.get((api_version, kind, namespace, name)), live_known=True))
-        return changes
+            api_version, kind, name, namespace = self._key(obj)
+            groups.setdefault((api_version, kind, namespace), set()).add(name)
+        live = LiveObjects(self._key)
+        for (api_version, kind, namespace), names in groups.items():
+            if len(names) == 1:
+                found = self.get(api_version, kind, next(iter(names)), namespace)
+                items = [found] if found is not None else []
+            else:
+                items = self.list(api_version, kind, namespace, label_selector=label_selector)
+            for item in items:
+                live[(api_version, kind, item["metadata"]["name"], namespace)] = item
+        return live
+
+    def apply_all(self, objects, *, force_conflicts=False, label_selector=None, live=None):
+        """Apply several objects; the live state is read with read_all unless ``live`` (what
+        read_all returned for them) is given. Returns one Change per object, in order."""
+        objects = [strip_none(obj) for obj in objects]
+        if live is None:
+            live = self.read_all(objects, label_selector=label_selector)
+        return [self.apply(obj, force_conflicts=force_conflicts, live=live.of(obj), live_known=True)
+                for obj in objects]
+
+    def missing_namespaces(self, objects, live):
+        """The namespaces ``objects`` go into that do not exist, in sorted order. Only those holding
+        none of the ``live`` objects are asked about (one GET each), since a LIST in a namespace that
+        does not exist is simply empty."""
+        occupied = {namespace for (_, _, _, namespace) in live}
+        candidates = {self._key(obj)[3] for obj in objects} - occupied - {None}
+        return [namespace for namespace in sorted(candidates)
+                if self.get("v1", "Namespace", namespace) is None]
+
+    def _key(self, obj):
+        """(apiVersion, kind, name, namespace) of an object, namespace None for a cluster-scoped kind."""
+        api_version, kind, name, namespace = _identity(obj)
+        return api_version, kind, name, namespace if self.resource(api_version, kind).namespaced else None
 
     def create(self, body, *, namespace=None, subresource_of=None, dry_run=None):
         """POST an object, or a subresource such as a TokenRequest; returns the API's answer.
@@ -443,6 +478,13 @@ def _summary(obj):
         pending = (metadata.get("finalizers") or []) + ((obj.get("spec") or {}).get("finalizers") or [])
         parts.append("finalizers " + ", ".join(pending))
     return "present, " + "; ".join(parts) if parts else "present"
+
+
+def named(api_version, kind, name, namespace=None):
+    """An object that only names one: what read_all reads or a check refers to, when there is
+    nothing of it to apply (a ClusterRole to bind, a Secret whose content is not decided yet)."""
+    metadata = {"name": name, **({"namespace": namespace} if namespace is not None else {})}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata}
 
 
 def _identity(obj):

@@ -14,35 +14,8 @@ description:
   - Read-only; supports check mode (the token is requested in check mode too).
   - Retries 429, 5xx and dropped connections with exponential backoff, at most O(retries) times.
 version_added: "0.1.0"
-options:
-  api_key:
-    description:
-      - IBM Cloud API key (a user's or a service ID's).
-      - Defaults to the environment variable E(IC_API_KEY), then E(IBMCLOUD_API_KEY).
-    type: str
-  iam_endpoint:
-    description:
-      - Base URL of IBM Cloud IAM, without C(/identity/token); for example the private endpoint
-        C(https://private.iam.cloud.ibm.com).
-      - Defaults to E(IBMCLOUD_IAM_API_ENDPOINT), then C(https://iam.cloud.ibm.com).
-    type: str
-  validate_certs:
-    description: Verify the TLS certificates of the IBM Cloud endpoints.
-    type: bool
-    default: true
-  ca_cert:
-    description:
-      - CA bundle (PEM file) that signed the IBM Cloud endpoints' certificates, for endpoints whose
-        certificates the system store does not trust. Defaults to E(IBMCLOUD_CA_CERT).
-    type: path
-  timeout:
-    description: Seconds to wait for each HTTP answer.
-    type: int
-    default: 30
-  retries:
-    description: How many times a call answered 429 or 5xx (or cut off) is retried, with backoff.
-    type: int
-    default: 4
+extends_documentation_fragment:
+  - ibmcloud_connection
 notes:
   - Uses the Python library C(requests) on the controller.
   - See docs/ibmcloud.md for endpoints, private endpoints and how secrets are kept out of output.
@@ -110,6 +83,7 @@ from ansible.module_utils.ibmcloud_common import (  # noqa: E402
     IBMCloudError,
     require_api_key,
     resolve_endpoint,
+    return_secret,
     transport_from_params,
 )
 from ansible.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
@@ -124,11 +98,7 @@ def main():
     except IBMCloudError as error:
         module.fail_json(msg=str(error), status=error.status, error_code=error.code)
     result = dict(changed=False, **tokens.facts())
-    if module.no_log:
-        result["access_token"] = tokens.access_token
-    else:
-        module.warn("The access token is left out of the result because the task does not set "
-                    "no_log: true; set it on the task to receive access_token.")
+    return_secret(module, result, "access_token", tokens.access_token, "access token")
     module.exit_json(**result)
 
 

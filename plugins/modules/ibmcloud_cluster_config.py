@@ -64,34 +64,12 @@ options:
         set it when that URL is not reachable, for example with private service endpoints.
       - Defaults to E(IBMCLOUD_OPENSHIFT_OAUTH_ENDPOINT).
     type: str
-  api_key:
-    description:
-      - IBM Cloud API key. Defaults to E(IC_API_KEY), then E(IBMCLOUD_API_KEY).
-    type: str
-  iam_endpoint:
-    description:
-      - Base URL of IBM Cloud IAM. Defaults to E(IBMCLOUD_IAM_API_ENDPOINT), then
-        C(https://iam.cloud.ibm.com).
-    type: str
-  validate_certs:
-    description: Verify the TLS certificates of the IBM Cloud endpoints.
-    type: bool
-    default: true
-  ca_cert:
-    description:
-      - CA bundle (PEM file) for the IBM Cloud endpoints' certificates. Defaults to
-        E(IBMCLOUD_CA_CERT). The cluster's own CA comes from the Kubernetes Service.
-    type: path
-  timeout:
-    description: Seconds to wait for each HTTP answer.
-    type: int
-    default: 30
-  retries:
-    description: How many times a call answered 429 or 5xx (or cut off) is retried, with backoff.
-    type: int
-    default: 4
+extends_documentation_fragment:
+  - ibmcloud_connection
 notes:
   - Uses the Python libraries C(requests) and C(PyYAML) on the controller.
+  - O(ca_cert) is for the IBM Cloud endpoints only; the cluster's own CA comes from the Kubernetes
+    Service.
   - See docs/ibmcloud.md for endpoints, private endpoints and keeping the kubeconfig out of output.
 author:
   - tekton-cd maintainers
@@ -180,6 +158,7 @@ from ansible.module_utils.ibmcloud_common import (  # noqa: E402
     IBMCloudError,
     require_api_key,
     resolve_endpoint,
+    return_secret,
     transport_from_params,
 )
 from ansible.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
@@ -320,11 +299,7 @@ def main():
     except OSError as error:
         module.fail_json(msg=f"Could not write dest {module.params['dest']!r}: {error.strerror}; "
                              "check the path and its permissions.")
-    if module.no_log:
-        result["kubeconfig"] = kubeconfig
-    else:
-        module.warn("The kubeconfig is left out of the result because it holds a token and the task "
-                    "does not set no_log: true; set it on the task to receive kubeconfig.")
+    return_secret(module, result, "kubeconfig", kubeconfig, "kubeconfig (it holds a token)")
     module.exit_json(**result)
 
 

@@ -218,6 +218,7 @@ import re  # noqa: E402
 
 from ansible.module_utils.basic import env_fallback  # noqa: E402
 from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible.module_utils.kube_names import check_labels, is_dns_subdomain, is_rfc1123_label  # noqa: E402
 from ansible.module_utils.kube_runner import run_module  # noqa: E402
 
 REGISTRY_USER = "iamapikey"
@@ -253,31 +254,25 @@ ARGUMENT_SPEC = {
 }
 
 DEFAULT_REGION = "us-south"
-RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 MISSING_NAMESPACE = object()  # read_secrets' mark for a namespace that does not exist (check mode)
 
 
 # -- input -------------------------------------------------------------------------------------
 
-def _is_subdomain(name):
-    return isinstance(name, str) and 0 < len(name) <= 253 and bool(DNS_SUBDOMAIN.match(name))
-
-
 def validate(params):
     """Every input problem, before any call; raises KubeError with the first."""
-    if not _is_subdomain(params["name"]):
+    if not is_dns_subdomain(params["name"]):
         raise KubeError.invalid("name", f"{params['name']!r} is not a valid Secret name",
                                 "use a lowercase RFC 1123 subdomain (a-z, 0-9, '-' and '.')")
     if not params["namespaces"]:
         raise KubeError.invalid("namespaces", "the list is empty", "name at least one namespace")
     for namespace in params["namespaces"]:
-        if not (isinstance(namespace, str) and len(namespace) <= 63 and RFC1123_LABEL.match(namespace)):
+        if not is_rfc1123_label(namespace):
             raise KubeError.invalid("namespaces", f"{namespace!r} is not a valid namespace name",
                                     "use lowercase RFC 1123 labels (a-z, 0-9 and '-', at most 63 characters)")
     for index, account in enumerate(params["service_accounts"]):
-        if not _is_subdomain(account["name"]):
+        if not is_dns_subdomain(account["name"]):
             raise KubeError.invalid(f"service_accounts[{index}].name",
                                     f"{account['name']!r} is not a valid service account name",
                                     "use a lowercase RFC 1123 subdomain")
@@ -286,10 +281,7 @@ def validate(params):
                                     f"{account['namespace']!r} is not one of namespaces "
                                     f"{params['namespaces']}",
                                     "add it to namespaces, since the Secret must exist where the account is")
-    for key, value in (params["labels"] or {}).items():
-        if not isinstance(value, str):
-            raise KubeError.invalid("labels", f"the value of {key!r} is {type(value).__name__} {value!r}, "
-                                    "not a string", f"quote it in YAML, e.g. {key}: \"{value}\"")
+    check_labels("labels", params["labels"])
     if params["registry_host"] and not HOST.match(params["registry_host"]):
         raise KubeError.invalid("registry_host", f"{params['registry_host']!r} is not a host name",
                                 "give a host (and port) without scheme or path, e.g. private.us.icr.io")
@@ -389,9 +381,14 @@ def _unlink(fields, secret):
 def read_accounts(service, params):
     """Live service accounts by (namespace, name), read before anything is written; a missing one
     fails a real run (with state=present) and is a warning in check mode."""
+    from ansible.module_utils.kube_service import named
+
+    wanted = [named("v1", "ServiceAccount", name, namespace) for namespace, name in linked_accounts(params)]
+    found = service.read_all(wanted)  # a GET per namespace with one account, else a LIST
     live, warnings = {}, []
-    for namespace, name in linked_accounts(params):
-        account = service.get("v1", "ServiceAccount", name, namespace)
+    for stub in wanted:
+        namespace, name = stub["metadata"]["namespace"], stub["metadata"]["name"]
+        account = found.of(stub)
         if account is not None:
             live[(namespace, name)] = account
         elif params["state"] == "absent":
@@ -433,20 +430,22 @@ def edit_accounts(service, params, live, mutate):
 def read_secrets(service, params):
     """Live Secrets by namespace, read before anything is written; a missing namespace fails a
     real run (with state=present) and is a warning in check mode."""
-    live, warnings = {}, []
-    for namespace in params["namespaces"]:
-        secret = service.get("v1", "Secret", params["name"], namespace)
-        live[namespace] = secret
-        if secret is not None or params["state"] == "absent":
-            continue
-        if service.get("v1", "Namespace", namespace) is None:
-            target = object_ref("Secret", params["name"], namespace)
-            if not service.check_mode:
-                raise KubeError(f"Cannot create {target}: the namespace \"{namespace}\" does not exist; "
-                                "create it first (k8s_namespace or the pipeline_accounts role).")
-            warnings.append(f"Namespace \"{namespace}\" does not exist (yet): {target} is shown as it would "
-                            "be sent; a real run needs the namespace created first.")
-            live[namespace] = MISSING_NAMESPACE
+    from ansible.module_utils.kube_service import named
+
+    wanted = [named("v1", "Secret", params["name"], namespace) for namespace in params["namespaces"]]
+    found = service.read_all(wanted)
+    live = {stub["metadata"]["namespace"]: found.of(stub) for stub in wanted}
+    if params["state"] == "absent":
+        return live, []
+    warnings = []
+    for namespace in service.missing_namespaces(wanted, found):
+        target = object_ref("Secret", params["name"], namespace)
+        if not service.check_mode:
+            raise KubeError(f"Cannot create {target}: the namespace \"{namespace}\" does not exist; "
+                            "create it first (k8s_namespace or the pipeline_accounts role).")
+        warnings.append(f"Namespace \"{namespace}\" does not exist (yet): {target} is shown as it would "
+                        "be sent; a real run needs the namespace created first.")
+        live[namespace] = MISSING_NAMESPACE
     return live, warnings
 
 

@@ -226,14 +226,12 @@ reviews:
                  elements: str}
 """
 
-import re  # noqa: E402
-
+from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
 from ansible.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible.module_utils.kube_names import check_verbs, is_dns_subdomain, is_rfc1123_label  # noqa: E402
 from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
 
 REVIEW_API = "authorization.k8s.io/v1"
-KNOWN_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
-               "impersonate", "bind", "escalate", "use", "approve", "sign", "*")
 AUTHENTICATED = "system:authenticated"
 QUESTION_KEYS = ("verb", "resource", "group", "subresource", "namespace", "name")
 PARALLEL_BELOW = 6
@@ -283,29 +281,16 @@ ARGUMENT_SPEC = {
     "fail_on_mismatch": {"type": "bool", "default": True},
 }
 
-RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 # -- input -------------------------------------------------------------------------------------
 
-def _at(where, option):
-    return f"{where}.{option}" if where else option
-
-
 def reviews_of(params):
-    """The requested reviews as (option path for messages, review options) pairs; KubeError if the
-    single and the list form are mixed."""
-    if params.get("reviews") is None:
-        return [("", params)]
-    mixed = [option for option in REVIEW_OPTIONS if params.get(option)]
-    if mixed:
-        raise KubeError.invalid(mixed[0], "it cannot be combined with reviews",
-                                f"move {mixed[0]} into the elements of reviews, or drop reviews")
-    if not params["reviews"]:
+    """The requested reviews as (option path for messages, review options) pairs."""
+    reviews = requested(params, "reviews", REVIEW_OPTIONS, shared=("namespace",))
+    if not reviews:
         raise KubeError.invalid("reviews", "the list is empty", "list at least one review")
-    return [(f"reviews[{index}]", {**review, "namespace": review.get("namespace") or params.get("namespace")})
-            for index, review in enumerate(params["reviews"])]
+    return reviews
 
 
 def identity_of(params, where=""):
@@ -313,15 +298,15 @@ def identity_of(params, where=""):
     account, user = params.get("service_account"), params.get("user")
     extra_groups = params.get("groups") or []
     if account is not None and user is not None:
-        raise KubeError.invalid(_at(where, "user"), "service_account and user are both given",
+        raise KubeError.invalid(option_at(where, "user"), "service_account and user are both given",
                                 "review one identity at a time: give service_account or user")
     if account is not None:
-        namespace, name = _split_account(account, _at(where, "service_account"))
+        namespace, name = _split_account(account, option_at(where, "service_account"))
         groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", AUTHENTICATED]
         groups += [group for group in extra_groups if group not in groups]
         return f"system:serviceaccount:{namespace}:{name}", groups, f'ServiceAccount "{namespace}:{name}"'
     if user is None and not extra_groups:
-        raise KubeError.invalid(_at(where, "service_account"), "no identity is given",
+        raise KubeError.invalid(option_at(where, "service_account"), "no identity is given",
                                 "give service_account (namespace:name), or user and/or groups")
     groups = list(extra_groups) + ([AUTHENTICATED] if AUTHENTICATED not in extra_groups else [])
     if user is not None:
@@ -339,7 +324,7 @@ def _split_account(account, option):
     else:
         raise KubeError.invalid(option, f"{account!r} is neither namespace:name nor a dict",
                                 "give e.g. health-ci:deployer or {namespace: health-ci, name: deployer}")
-    if not (RFC1123_LABEL.match(namespace) and DNS_SUBDOMAIN.match(name)):
+    if not (is_rfc1123_label(namespace) and is_dns_subdomain(name)):
         raise KubeError.invalid(option, f"{account!r} does not name a namespace and an account",
                                 "give namespace:name, e.g. health-ci:deployer")
     return namespace, name
@@ -350,11 +335,9 @@ def actions_of(params, where=""):
     actions = []
     for expected in ("allowed", "denied"):
         for index, given in enumerate(params.get(expected) or []):
-            option = _at(where, f"{expected}[{index}]")
+            option = option_at(where, f"{expected}[{index}]")
             verb, resource = given["verb"], given["resource"]
-            if verb not in KNOWN_VERBS:
-                raise KubeError.invalid(f"{option}.verb", f"unknown verb {verb!r}",
-                                        f"use one of {', '.join(KNOWN_VERBS)}")
+            check_verbs(f"{option}.verb", [verb])
             subresource = given.get("subresource") or ""
             if "/" in resource:
                 if subresource:
@@ -374,7 +357,7 @@ def actions_of(params, where=""):
                 "expected": expected,
             })
     if not actions:
-        raise KubeError.invalid(_at(where, "allowed"), "there is nothing to review",
+        raise KubeError.invalid(option_at(where, "allowed"), "there is nothing to review",
                                 "list actions in allowed and/or denied")
     return actions
 

@@ -198,9 +198,9 @@ diff:
 import base64  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
-import re  # noqa: E402
 
 from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible.module_utils.kube_names import check_labels, is_dns_subdomain, is_rfc1123_label  # noqa: E402
 from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
 
 ARGUMENT_SPEC = {
@@ -228,8 +228,6 @@ EXPIRES_ANNOTATION = ANNOTATION_PREFIX + "token-expires"
 # token, because the API server may grant another lifetime and fill in its own audiences.
 REQUEST_ANNOTATION = ANNOTATION_PREFIX + "token-request"
 CHECK_MODE_TOKEN = "token-issued-when-not-in-check-mode"
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def utc_now():
@@ -242,15 +240,16 @@ def utc_now():
 
 def validate(params):
     """Raise KubeError for the first input problem, before any API call."""
-    checks = [("name", DNS_SUBDOMAIN, 253, "a lowercase DNS subdomain (e.g. deployer-kubeconfig)"),
-              ("namespace", RFC1123_LABEL, 63, "a lowercase RFC 1123 label (e.g. health-ci)"),
-              ("service_account", DNS_SUBDOMAIN, 253, "a lowercase DNS subdomain (e.g. deployer)"),
-              ("service_account_namespace", RFC1123_LABEL, 63, "a lowercase RFC 1123 label"),
-              ("target_namespace", RFC1123_LABEL, 63, "a lowercase RFC 1123 label (e.g. health)")]
-    for option, pattern, length, shape in checks:
+    checks = [("name", is_dns_subdomain, "a lowercase DNS subdomain (e.g. deployer-kubeconfig)"),
+              ("namespace", is_rfc1123_label, "a lowercase RFC 1123 label (e.g. health-ci)"),
+              ("service_account", is_dns_subdomain, "a lowercase DNS subdomain (e.g. deployer)"),
+              ("service_account_namespace", is_rfc1123_label, "a lowercase RFC 1123 label"),
+              ("target_namespace", is_rfc1123_label, "a lowercase RFC 1123 label (e.g. health)")]
+    for option, valid, shape in checks:
         value = params.get(option)
-        if value is not None and not (len(value) <= length and pattern.match(value)):
+        if value is not None and not valid(value):
             raise KubeError.invalid(option, f"{value!r} is not a valid name", f"use {shape}")
+    check_labels("labels", params.get("labels"))
     if params["state"] == "absent":
         return
     if not params.get("service_account"):
@@ -273,10 +272,6 @@ def validate(params):
         raise KubeError.invalid("server", f"{server!r} is not a URL", "give a URL such as https://127.0.0.1:6443")
     if params.get("ca_cert_data") is not None:
         ca_pem(params["ca_cert_data"])  # raises when it is neither PEM nor base64 PEM
-    for key, value in (params.get("labels") or {}).items():
-        if not isinstance(value, str):
-            raise KubeError.invalid("labels", f"the value of {key!r} is {type(value).__name__}, not a string",
-                                    f'quote it in YAML, e.g. {key}: "{value}"')
 
 
 def refresh_threshold(params):
@@ -476,9 +471,16 @@ def establish(service, params):
                         "the kubeconfig skips verification too; set ca_cert_data to the cluster's CA.")
     request_record = json.dumps({"lifetime": params["token_lifetime"],
                                  "audiences": sorted(params.get("audiences") or [])}, separators=(",", ":"))
-    live = service.get("v1", "Secret", params["name"], params["namespace"])
-    if live is None and not service.check_mode:
-        require_namespace(service, params)  # before a token is issued for a Secret that cannot be stored
+    from ansible.module_utils.kube_service import named
+
+    secret = named("v1", "Secret", params["name"], params["namespace"])
+    known = service.read_all([secret])
+    live = known.of(secret)
+    if live is None and not service.check_mode and service.missing_namespaces([secret], known):
+        # Checked before a token is issued for a Secret that could not be stored.
+        raise KubeError(f"Cannot create {object_ref('Secret', params['name'], params['namespace'])}: the "
+                        "namespace does not exist; create it first (module k8s_namespace).",
+                        status=404, reason="NotFound")
     reason = reissue_reason(live, account, request_record, frame, params, utc_now())
     token, token_info = obtain_token(service, params, account_ref, live, reason)
     desired = desired_secret(params, frame, account_ref, token, token_info["expires"], request_record)
@@ -509,13 +511,6 @@ def read_service_account(service, account_ref):
         missing = f'namespace "{namespace}" of {object_ref("ServiceAccount", name)} does not exist'
     raise KubeError(f"Cannot issue a token for service account {account_ref}: {missing}; create it first "
                     "(modules k8s_namespace, k8s_service_account).", status=404, reason="NotFound")
-
-
-def require_namespace(service, params):
-    if service.get("v1", "Namespace", params["namespace"]) is None:
-        raise KubeError(f"Cannot create {object_ref('Secret', params['name'], params['namespace'])}: the "
-                        "namespace does not exist; create it first (module k8s_namespace).",
-                        status=404, reason="NotFound")
 
 
 def would_create_later(warning, account_ref, reason):

@@ -7,14 +7,15 @@ DOCUMENTATION = r"""
 module: k8s_namespace
 short_description: Ensure a Kubernetes namespace (an OpenShift Project on OpenShift) is present or absent
 description:
-  - Creates, updates or deletes a namespace with its labels and annotations, by server-side apply
-    with the field manager C(tekton-cd).
+  - Creates, updates or deletes a namespace (O(name)) or several (O(namespaces)) with their labels
+    and annotations, by server-side apply with the field manager C(tekton-cd).
   - On a cluster that serves the C(project.openshift.io) API, a missing namespace is created as an
     OpenShift Project through a ProjectRequest (with O(display_name) and O(description)), and is
     managed like any namespace afterwards (labels and annotations are applied to the Namespace
     object, which takes rights on namespaces, as a cluster administrator has).
-  - A run that would change nothing sends no write to the API server.
-  - The name is checked (RFC 1123 label) before anything is sent.
+  - The live state is read with one request per run (a GET for one namespace, a LIST for several),
+    and a run that would change nothing sends no write to the API server.
+  - Names, labels and annotations are checked before anything is sent.
 version_added: "0.1.0"
 author: tekton-cd maintainers
 options:
@@ -22,8 +23,8 @@ options:
     description:
       - Name of the namespace, a lowercase RFC 1123 label (at most 63 characters of C(a-z), C(0-9)
         and C(-), starting and ending with a letter or digit).
+      - Exactly one of O(name) and O(namespaces) is required.
     type: str
-    required: true
   state:
     description:
       - Whether the namespace should exist.
@@ -52,6 +53,29 @@ options:
       - Description, stored as the C(openshift.io/description) annotation (the Project's
         description on OpenShift).
     type: str
+  namespaces:
+    description:
+      - Several namespaces in one task; each element takes the single-namespace options. Cannot be
+        combined with O(name), O(labels), O(annotations), O(display_name) or O(description).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the namespace, as O(name).
+        type: str
+        required: true
+      labels:
+        description: Labels, as O(labels).
+        type: dict
+      annotations:
+        description: Annotations, as O(annotations).
+        type: dict
+      display_name:
+        description: Display name, as O(display_name).
+        type: str
+      description:
+        description: Description, as O(description).
+        type: str
   wait:
     description:
       - With O(state=present), wait until the namespace is C(Active).
@@ -90,6 +114,14 @@ EXAMPLES = r"""
     display_name: Health CI
     description: Builds and deploys OpenStack Health
 
+- name: Ensure the pipeline's and the application's namespaces in one request round
+  k8s_namespace:
+    namespaces:
+      - name: health-ci
+        labels: {app.kubernetes.io/part-of: tekton-cd}
+      - name: health
+        labels: {app.kubernetes.io/part-of: tekton-cd}
+
 - name: Remove the namespace and wait until it is finalized
   k8s_namespace:
     name: health-ci
@@ -107,7 +139,7 @@ result:
   description:
     - The namespace as the API server returned it, without C(metadata.managedFields).
     - Empty after O(state=absent).
-  returned: always
+  returned: when O(name) is given
   type: dict
   sample:
     apiVersion: v1
@@ -118,30 +150,46 @@ result:
       resourceVersion: "4711"
       uid: 1f0c3c1e-5a70-4c3c-9d43-2f7f4c0b9a11
     status: {phase: Active}
+results:
+  description: One entry per element of O(namespaces), in order, each like RV(result).
+  returned: when O(namespaces) is given
+  type: list
+  elements: dict
 openshift_project:
-  description: Whether the namespace was created as an OpenShift Project (ProjectRequest) by this run.
+  description:
+    - Whether the namespace was created as an OpenShift Project (ProjectRequest) by this run; with
+      O(namespaces), whether any of them was.
   returned: always
   type: bool
   sample: false
 diff:
-  description: The namespace before and after (with C(--diff)), without server-maintained fields.
+  description:
+    - The namespace before and after (with C(--diff)), without server-maintained fields; a list with
+      one entry per namespace when O(namespaces) is given.
   returned: always
-  type: dict
+  type: raw
 """
 
-import re  # noqa: E402
-
+from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
 from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible.module_utils.kube_names import check_annotations, check_labels, check_namespace_name  # noqa: E402
 from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
 from ansible.module_utils.kube_service import Change  # noqa: E402
 
-ARGUMENT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+NAMESPACE_OPTIONS = {
     "labels": {"type": "dict"},
     "annotations": {"type": "dict"},
     "display_name": {"type": "str"},
     "description": {"type": "str"},
+}
+ARGUMENT_SPEC = {
+    "name": {"type": "str"},
+    **NAMESPACE_OPTIONS,
+    "namespaces": {
+        "type": "list", "elements": "dict",
+        "options": {"name": {"type": "str", "required": True}, **NAMESPACE_OPTIONS},
+    },
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 120},
     "force_conflicts": {"type": "bool", "default": False},
@@ -150,77 +198,64 @@ ARGUMENT_SPEC = {
 PROJECT_API = "project.openshift.io/v1"
 DISPLAY_NAME = "openshift.io/display-name"
 DESCRIPTION = "openshift.io/description"
-RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
-def validate(params):
+def validate(params, items):
     """Every input problem, found before any API call; raises KubeError with the first."""
-    name = params["name"]
-    if not (isinstance(name, str) and len(name) <= 63 and RFC1123_LABEL.match(name)):
-        raise KubeError.invalid(
-            "name", f"{name!r} is not a valid namespace name (a lowercase RFC 1123 label)",
-            "use at most 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit",
-        )
-    for option in ("labels", "annotations"):
-        for key, value in (params.get(option) or {}).items():
-            if not _is_qualified_key(key):
-                raise KubeError.invalid(
-                    option, f"key {key!r} is not a valid {option[:-1]} key",
-                    "use [prefix/]name: an optional DNS subdomain prefix, and a name of at most 63 "
-                    "characters of letters, digits, '-', '_' and '.', starting and ending with a letter "
-                    "or digit",
-                )
-            if not isinstance(value, str):
-                raise KubeError.invalid(
-                    option, f"the value of {key!r} is {type(value).__name__} {value!r}, not a string",
-                    f"quote it in YAML, e.g. {key}: \"{value}\"",
-                )
-            if option == "labels" and not (len(value) <= 63 and LABEL_VALUE.match(value)):
-                raise KubeError.invalid(
-                    "labels", f"the value {value!r} of {key!r} is not a valid label value",
-                    "use at most 63 characters of letters, digits, '-', '_' and '.', starting and ending "
-                    "with a letter or digit",
-                )
+    seen = set()
+    for where, item in items:
+        check_namespace_name(option_at(where, "name"), item["name"])
+        if item["name"] in seen:
+            raise KubeError.invalid(option_at(where, "name"), f"namespace {item['name']!r} is listed twice",
+                                    "list each namespace once")
+        seen.add(item["name"])
+        check_labels(option_at(where, "labels"), item.get("labels"))
+        check_annotations(option_at(where, "annotations"), item.get("annotations"))
     if params["wait_timeout"] <= 0:
         raise KubeError.invalid("wait_timeout", f"{params['wait_timeout']} is not a positive number",
                                 "give a number of seconds greater than 0")
 
 
-def _is_qualified_key(key):
-    prefix, slash, name = key.rpartition("/")
-    if slash and not (prefix and len(prefix) <= 253 and DNS_SUBDOMAIN.match(prefix)):
-        return False
-    return 0 < len(name) <= 63 and bool(QUALIFIED_NAME.match(name))
-
-
-def desired_namespace(params):
-    annotations = dict(params.get("annotations") or {})
-    if params.get("display_name") is not None:
-        annotations[DISPLAY_NAME] = params["display_name"]
-    if params.get("description") is not None:
-        annotations[DESCRIPTION] = params["description"]
-    metadata = {"name": params["name"]}
-    if params.get("labels") is not None:
-        metadata["labels"] = dict(params["labels"])
-    if annotations or params.get("annotations") is not None:
+def desired_namespace(item):
+    annotations = dict(item.get("annotations") or {})
+    if item.get("display_name") is not None:
+        annotations[DISPLAY_NAME] = item["display_name"]
+    if item.get("description") is not None:
+        annotations[DESCRIPTION] = item["description"]
+    metadata = {"name": item["name"]}
+    if item.get("labels") is not None:
+        metadata["labels"] = dict(item["labels"])
+    if annotations or item.get("annotations") is not None:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
 
 
 def ensure(params, check_mode):
-    validate(params)
+    checked = requested(params, "namespaces", NAMESPACE_OPTIONS, one="namespace")
+    validate(params, checked)
+    items = [item for _, item in checked]
     service = connect_service(params, check_mode)
     if params["state"] == "absent":
-        return remove(service, params)
-    return establish(service, params)
+        outcomes = [remove(service, item["name"], params) for item in items]
+    else:
+        desired = [desired_namespace(item) for item in items]
+        live = service.read_all(desired)  # one request: a GET for one namespace, a LIST for several
+        outcomes = [establish(service, item, body, live.of(body), params)
+                    for item, body in zip(items, desired, strict=True)]
+    result = {"changed": any(change.changed for change, _ in outcomes),
+              "openshift_project": any(project for _, project in outcomes)}
+    if params.get("namespaces") is None:
+        ((change, _),) = outcomes
+        result.update(result=change.result or {}, diff=change.diff())
+    else:
+        result.update(results=[change.result or {} for change, _ in outcomes],
+                      diff=[change.diff() for change, _ in outcomes])
+    return result
 
 
-def establish(service, params):
-    name, timeout = params["name"], params["wait_timeout"]
-    live = service.get("v1", "Namespace", name)
+def establish(service, item, desired, live, params):
+    """(Change, created as an OpenShift Project) for one namespace, whose live state is ``live``."""
+    name, timeout = item["name"], params["wait_timeout"]
     if live is not None and live["metadata"].get("deletionTimestamp"):
         if not params["wait"] or service.check_mode:
             raise KubeError(
@@ -229,10 +264,9 @@ def establish(service, params):
             )
         service.wait_gone("v1", "Namespace", name, timeout=timeout, uid=live["metadata"].get("uid"))
         live = None
-    desired = desired_namespace(params)
     created_project = False
     if live is None and service.client.serves(PROJECT_API):
-        request_project(service, params)
+        request_project(service, item)
         created_project = True
         if not service.check_mode:
             live = service.wait_for("v1", "Namespace", name, condition="metadata.name", timeout=timeout,
@@ -249,23 +283,22 @@ def establish(service, params):
     if params["wait"] and not service.check_mode and (after.get("status") or {}).get("phase") != "Active":
         change.after = service.wait_for("v1", "Namespace", name, condition="status.phase == 'Active'",
                                         timeout=timeout, description="become Active")
-    return {"changed": change.changed, "result": change.result, "diff": change.diff(),
-            "openshift_project": created_project}
+    return change, created_project
 
 
-def request_project(service, params):
+def request_project(service, item):
     """Create the namespace as an OpenShift Project: POST a ProjectRequest with the openshift client."""
     from ansible.module_utils.kube_retry import RetriesExhausted, send_with_retries
     from kubernetes.client.exceptions import ApiException
     from openshift.dynamic import DynamicClient
 
     client = service.client
-    body = {"apiVersion": PROJECT_API, "kind": "ProjectRequest", "metadata": {"name": params["name"]}}
-    if params.get("display_name") is not None:
-        body["displayName"] = params["display_name"]
-    if params.get("description") is not None:
-        body["description"] = params["description"]
-    target = object_ref("ProjectRequest", params["name"])
+    body = {"apiVersion": PROJECT_API, "kind": "ProjectRequest", "metadata": {"name": item["name"]}}
+    if item.get("display_name") is not None:
+        body["displayName"] = item["display_name"]
+    if item.get("description") is not None:
+        body["description"] = item["description"]
+    target = object_ref("ProjectRequest", item["name"])
     try:
         openshift = DynamicClient(client.kubernetes_api_client(),
                                   cache_file=client.discovery_cache_file + ".openshift")
@@ -299,8 +332,9 @@ def request_project(service, params):
                                   kind="ProjectRequest")
 
 
-def remove(service, params):
-    name, timeout = params["name"], params["wait_timeout"]
+def remove(service, name, params):
+    """(Change, False) for deleting one namespace (through its Project on OpenShift)."""
+    timeout = params["wait_timeout"]
     change = None
     if service.client.serves(PROJECT_API):
         # Project admins may delete their Project but not the Namespace behind it.
@@ -309,7 +343,7 @@ def remove(service, params):
             service.wait_gone("v1", "Namespace", name, timeout=timeout)
     if change is None or not change.changed:
         change = service.delete("v1", "Namespace", name, wait=params["wait"], timeout=timeout)
-    return {"changed": change.changed, "result": {}, "diff": change.diff(), "openshift_project": False}
+    return change, False
 
 
 def main():

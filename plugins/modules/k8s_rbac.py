@@ -253,16 +253,18 @@ diff:
   elements: dict
 """
 
-import copy  # noqa: E402
-import re  # noqa: E402
-
+from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
 from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible.module_utils.kube_names import (  # noqa: E402
+    check_labels,
+    check_namespace_name,
+    check_verbs,
+    is_dns_subdomain,
+)
 from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 RBAC_GROUP = "rbac.authorization.k8s.io"
-KNOWN_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
-               "impersonate", "bind", "escalate", "use", "approve", "sign", "*")
 
 RULE_OPTIONS = {
     "api_groups": {"type": "list", "elements": "str", "required": True, "aliases": ["apiGroups"]},
@@ -294,36 +296,11 @@ ARGUMENT_SPEC = {
     "force_conflicts": {"type": "bool", "default": True},
 }
 
-RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-
-
 # -- input -------------------------------------------------------------------------------------
 
 def specs_of(params):
-    """The requested specs as (option path for messages, spec dict) pairs; KubeError if the single
-    and the list form are mixed or neither is given."""
-    if params.get("roles") is not None:
-        mixed = [option for option in ("name", *SPEC_OPTIONS) if params.get(option) is not None]
-        if mixed:
-            raise KubeError.invalid(mixed[0], "it cannot be combined with roles",
-                                    f"move {mixed[0]} into the elements of roles, or drop roles")
-        specs = []
-        for index, element in enumerate(params["roles"]):
-            spec = {**element, "namespace": element.get("namespace") or params.get("namespace")}
-            specs.append((f"roles[{index}]", spec))
-        return specs
-    if params.get("name") is None:
-        raise KubeError.invalid("name", "neither name nor roles is given",
-                                "give the name of one role (or binding), or a roles list")
-    spec = {option: params.get(option) for option in ("name", "namespace", *SPEC_OPTIONS)}
-    return [("", spec)]
-
-
-def _option(where, option):
-    return f"{where}.{option}" if where else option
+    """The requested specs as (option path for messages, spec) pairs, from either form."""
+    return requested(params, "roles", SPEC_OPTIONS, one="role (or binding)", shared=("namespace",))
 
 
 def validate(specs, state):
@@ -333,33 +310,33 @@ def validate(specs, state):
         _validate_names(where, spec)
         identity = (spec["namespace"], spec["name"], spec.get("cluster_role") is None)
         if identity in seen:
-            raise KubeError.invalid(_option(where, "name"),
+            raise KubeError.invalid(option_at(where, "name"),
                                     f"{spec['name']!r} is given twice in the same scope",
                                     "give each role once")
         seen.add(identity)
-        _validate_labels(_option(where, "labels"), spec.get("labels"))
+        check_labels(option_at(where, "labels"), spec.get("labels"))
         if state == "absent":
             continue
         if spec.get("rules") is not None and spec.get("cluster_role") is not None:
-            raise KubeError.invalid(_option(where, "rules"), "rules and cluster_role are both given",
+            raise KubeError.invalid(option_at(where, "rules"), "rules and cluster_role are both given",
                                     "give rules to define a role, or cluster_role to bind an existing one")
         if spec.get("cluster_role") is None:
             if not spec.get("rules"):
                 raise KubeError.invalid(
-                    _option(where, "rules"),
+                    option_at(where, "rules"),
                     f"the role {spec['name']!r} has no rules" if spec.get("rules") is not None else
                     f"neither rules nor cluster_role is given for {spec['name']!r}",
                     "list at least one rule (api_groups, resources, verbs), or bind an existing ClusterRole "
                     "with cluster_role",
                 )
             for index, rule in enumerate(spec["rules"]):
-                validate_rule(_option(where, f"rules[{index}]"), rule)
+                validate_rule(option_at(where, f"rules[{index}]"), rule)
         elif not spec.get("subjects"):
-            raise KubeError.invalid(_option(where, "subjects"),
+            raise KubeError.invalid(option_at(where, "subjects"),
                                     f"binding the ClusterRole {spec['cluster_role']!r} needs subjects",
                                     "list the service accounts, users or groups to bind it to")
         for index, subject in enumerate(spec.get("subjects") or []):
-            _validate_subject(_option(where, f"subjects[{index}]"), subject, spec["namespace"])
+            _validate_subject(option_at(where, f"subjects[{index}]"), subject, spec["namespace"])
 
 
 def validate_rule(where, rule):
@@ -368,11 +345,7 @@ def validate_rule(where, rule):
         if not rule.get(option):
             raise KubeError.invalid(f"{where}.{option}", f"{option} is empty",
                                     f"list at least one entry (\"*\" for all){_group_hint(option)}")
-    unknown = [verb for verb in rule["verbs"] if verb not in KNOWN_VERBS]
-    if unknown:
-        raise KubeError.invalid(f"{where}.verbs", f"unknown verb{'s' if len(unknown) > 1 else ''} "
-                                f"{', '.join(repr(v) for v in unknown)}",
-                                f"use one of {', '.join(KNOWN_VERBS)}")
+    check_verbs(f"{where}.verbs", rule["verbs"])
     for resource in rule["resources"]:
         if not resource or resource != resource.strip() or resource.count("/") > 1:
             raise KubeError.invalid(f"{where}.resources", f"{resource!r} is not a resource name",
@@ -385,14 +358,11 @@ def _group_hint(option):
 
 
 def _validate_names(where, spec):
-    namespace = spec.get("namespace")
-    if namespace is not None and not (len(namespace) <= 63 and RFC1123_LABEL.match(namespace)):
-        raise KubeError.invalid(_option(where, "namespace"), f"{namespace!r} is not a valid namespace name",
-                                "use a lowercase RFC 1123 label (a-z, 0-9 and '-', at most 63 characters)")
+    check_namespace_name(option_at(where, "namespace"), spec.get("namespace"))
     for option in ("name", "binding_name", "cluster_role"):
         value = spec.get(option)
         if value is not None and (value in ("", ".", "..") or "/" in value or "%" in value):
-            raise KubeError.invalid(_option(where, option), f"{value!r} is not a valid RBAC object name",
+            raise KubeError.invalid(option_at(where, option), f"{value!r} is not a valid RBAC object name",
                                     "use a name without '/' and '%' (e.g. lowercase letters, digits and '-')")
 
 
@@ -403,30 +373,13 @@ def _validate_subject(where, subject, namespace):
                                     f"the service account {subject['name']!r} has no namespace",
                                     "give the subject's namespace (a cluster-wide spec has none to "
                                     "default to)")
-        if not DNS_SUBDOMAIN.match(subject["name"]):
+        if not is_dns_subdomain(subject["name"]):
             raise KubeError.invalid(f"{where}.name",
                                     f"{subject['name']!r} is not a valid service account name",
                                     "use a lowercase RFC 1123 subdomain")
     elif subject.get("namespace"):
         raise KubeError.invalid(f"{where}.namespace", f"a {subject['kind']} has no namespace",
                                 "drop namespace, it applies to ServiceAccount subjects only")
-
-
-def _validate_labels(option, labels):
-    for key, value in (labels or {}).items():
-        prefix, slash, short = key.rpartition("/")
-        valid_name = 0 < len(short) <= 63 and QUALIFIED_NAME.match(short)
-        if (slash and not (len(prefix) <= 253 and DNS_SUBDOMAIN.match(prefix))) or not valid_name:
-            raise KubeError.invalid(option, f"key {key!r} is not a valid label key",
-                                    "use [prefix/]name with a DNS subdomain prefix and a name of at most 63 "
-                                    "letters, digits, '-', '_' and '.'")
-        if not isinstance(value, str):
-            raise KubeError.invalid(option, f"the value of {key!r} is {type(value).__name__} {value!r}, "
-                                    "not a string", f"quote it in YAML, e.g. {key}: \"{value}\"")
-        if not (len(value) <= 63 and LABEL_VALUE.match(value)):
-            raise KubeError.invalid(option, f"the value {value!r} of {key!r} is not a valid label value",
-                                    "use at most 63 letters, digits, '-', '_' and '.', starting and ending "
-                                    "with a letter or digit")
 
 
 # -- desired objects ---------------------------------------------------------------------------
@@ -502,25 +455,6 @@ def same_role_ref(live, desired):
 
 # -- API work ----------------------------------------------------------------------------------
 
-def read_live(service, wanted):
-    """Live objects for (kind, name, namespace) triples: one GET when a kind and namespace has one
-    name, one LIST when it has several. Returns {(kind, name, namespace): object}."""
-    groups = {}
-    for kind, name, namespace in wanted:
-        groups.setdefault((kind, namespace), set()).add(name)
-    live = {}
-    for (kind, namespace), names in groups.items():
-        if len(names) == 1:
-            (name,) = names
-            found = service.get(RBAC_API, kind, name, namespace)
-            items = [found] if found is not None else []
-        else:
-            items = service.list(RBAC_API, kind, namespace)
-        for item in items:
-            live[(kind, item["metadata"]["name"], namespace)] = item
-    return live
-
-
 def _key(obj):
     metadata = obj["metadata"]
     return obj["kind"], metadata["name"], metadata.get("namespace")
@@ -573,16 +507,18 @@ def _replacement_headers(change):
 
 
 def establish(service, specs, force_conflicts):
-    from ansible.module_utils.kube_service import Change
+    from ansible.module_utils.kube_service import Change, named
 
     planned = [(desired_role(spec), desired_binding(spec)) for spec in specs]
-    wanted = [_key(obj) for pair in planned for obj in pair if obj is not None]
-    referenced = {("ClusterRole", spec["cluster_role"], None) for spec in specs if spec.get("cluster_role")}
-    live = read_live(service, wanted + sorted(referenced - set(wanted)))
+    wanted = [obj for pair in planned for obj in pair if obj is not None]
+    defined = {_key(obj) for obj in wanted}
+    bound = sorted({("ClusterRole", spec["cluster_role"], None) for spec in specs if spec.get("cluster_role")}
+                   - defined)
+    referenced = [named(RBAC_API, kind, name) for kind, name, _ in bound]
+    live = service.read_all(wanted + referenced)
 
-    missing_namespaces = _missing_namespaces(service, specs, wanted, live)
-    missing_roles = sorted(name for kind, name, _ in referenced - set(wanted)
-                           if (kind, name, None) not in live)
+    missing_namespaces = service.missing_namespaces(wanted, live)
+    missing_roles = [role["metadata"]["name"] for role in referenced if live.of(role) is None]
     problems = [(f'namespace "{namespace}" does not exist', "create it first (module k8s_namespace)")
                 for namespace in missing_namespaces]
     problems += [(f'ClusterRole "{name}" (to bind) does not exist',
@@ -596,10 +532,7 @@ def establish(service, specs, force_conflicts):
     def apply(obj):
         if obj["metadata"].get("namespace") in missing_namespaces:
             return Change(True, None, obj)  # check mode only: a dry run would be refused (404)
-        current = live.get(_key(obj))
-        if "roleRef" in obj and binding_unchanged(obj, current, service.field_manager):
-            return Change(False, current, current)
-        return service.apply(obj, force_conflicts=force_conflicts, live=current, live_known=True)
+        return service.apply(obj, force_conflicts=force_conflicts, live=live.of(obj), live_known=True)
 
     outcomes = [{} for _ in specs]
     for outcome, (role, _binding) in zip(outcomes, planned, strict=True):
@@ -608,39 +541,13 @@ def establish(service, specs, force_conflicts):
     for outcome, (_role, binding) in zip(outcomes, planned, strict=True):
         if binding is None:
             continue
-        current = live.get(_key(binding))
+        current = live.of(binding)
         if current is not None and not same_role_ref(current, binding):
             outcome["binding"] = _replace(service, current, binding, force_conflicts)
             outcome["replaced"] = True
         else:
             outcome["binding"] = apply(binding)
     return outcomes, warnings
-
-
-def binding_unchanged(desired, live, field_manager):
-    """Whether applying a binding would change nothing. roleRef is an atomic struct, which the API
-    server records as one owned field (``f:roleRef: {}``); the core's no-op test expects its
-    members listed, so roleRef is compared here and the rest is left to that test."""
-    from ansible.module_utils.kube_service import is_noop
-
-    if live is None or not same_role_ref(live, desired):
-        return False
-    trimmed = copy.deepcopy(live)
-    ours = [entry for entry in trimmed["metadata"].get("managedFields") or []
-            if entry.get("manager") == field_manager and entry.get("operation") == "Apply"]
-    if len(ours) != 1 or (ours[0].get("fieldsV1") or {}).get("f:roleRef") != {}:
-        return False
-    del ours[0]["fieldsV1"]["f:roleRef"]
-    return is_noop({key: value for key, value in desired.items() if key != "roleRef"}, trimmed, field_manager)
-
-
-def _missing_namespaces(service, specs, wanted, live):
-    """Namespaces of the specs that hold none of our objects yet and do not exist (a LIST of a
-    missing namespace is just empty, so only those are asked about)."""
-    occupied = {namespace for (_, _, namespace) in live}
-    candidates = sorted({spec["namespace"] for spec in specs if spec["namespace"] is not None} - occupied)
-    candidates = [ns for ns in candidates if any(key[2] == ns for key in wanted)]
-    return [ns for ns in candidates if service.get("v1", "Namespace", ns) is None]
 
 
 def _replace(service, current, binding, force_conflicts):
@@ -657,16 +564,16 @@ def _replace(service, current, binding, force_conflicts):
 
 
 def remove(service, specs):
-    from ansible.module_utils.kube_service import Change
+    from ansible.module_utils.kube_service import Change, named
 
-    targets = [absent_targets(spec) for spec in specs]
-    live = read_live(service, [target for group in targets for target in group])
+    targets = [[named(RBAC_API, *target) for target in absent_targets(spec)] for spec in specs]
+    live = service.read_all([target for group in targets for target in group])
     outcomes = []
     for group in targets:
         outcome = {}
-        for part, (kind, name, namespace) in zip(("binding", "role"), group, strict=False):
-            if (kind, name, namespace) in live:
-                outcome[part] = service.delete(RBAC_API, kind, name, namespace)
+        for part, target in zip(("binding", "role"), group, strict=False):
+            if live.of(target) is not None:
+                outcome[part] = service.delete(RBAC_API, *_key(target))
             else:
                 outcome[part] = Change(False, None, None)
         outcomes.append(outcome)

@@ -162,9 +162,9 @@ diff:
   type: raw
 """
 
-import re  # noqa: E402
-
+from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
 from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible.module_utils.kube_names import check_labels, check_namespace_name, is_dns_subdomain  # noqa: E402
 from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
 
 ACCOUNT_OPTIONS = {
@@ -186,79 +186,36 @@ ARGUMENT_SPEC = {
     "force_conflicts": {"type": "bool", "default": False},
 }
 
-RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-
 
 # -- input -------------------------------------------------------------------------------------
 
 def accounts_of(params):
-    """The requested accounts as a list of dicts with the single-account options; KubeError if the
-    single and the list form are mixed or neither is given."""
-    if params.get("service_accounts") is not None:
-        mixed = [option for option in ("name", *ACCOUNT_OPTIONS) if params.get(option) is not None]
-        if mixed:
-            raise KubeError.invalid(
-                mixed[0], "it cannot be combined with service_accounts",
-                f"move {mixed[0]} into the elements of service_accounts, or drop service_accounts",
-            )
-        return [dict(account) for account in params["service_accounts"]]
-    if params.get("name") is None:
-        raise KubeError.invalid("name", "neither name nor service_accounts is given",
-                                "give the name of one account, or a service_accounts list")
-    return [{"name": params["name"], **{option: params.get(option) for option in ACCOUNT_OPTIONS}}]
+    """The requested accounts as (option path for messages, account options) pairs, from either form."""
+    return requested(params, "service_accounts", ACCOUNT_OPTIONS, one="account")
 
 
 def validate(params, accounts):
     """Every input problem, found before any API call; raises KubeError with the first."""
-    namespace = params["namespace"]
-    if not (len(namespace) <= 63 and RFC1123_LABEL.match(namespace)):
-        raise KubeError.invalid("namespace", f"{namespace!r} is not a valid namespace name",
-                                "use a lowercase RFC 1123 label (a-z, 0-9 and '-', at most 63 characters)")
+    check_namespace_name("namespace", params["namespace"])
     seen = set()
-    for index, account in enumerate(accounts):
-        where = "name" if params.get("service_accounts") is None else f"service_accounts[{index}]"
+    for where, account in accounts:
         name = account["name"]
-        if not _is_subdomain(name):
-            raise KubeError.invalid(where, f"{name!r} is not a valid service account name",
+        if not is_dns_subdomain(name):
+            raise KubeError.invalid(where or "name", f"{name!r} is not a valid service account name",
                                     "use a lowercase RFC 1123 subdomain (a-z, 0-9, '-' and '.')")
         if name in seen:
-            raise KubeError.invalid(where, f"service account {name!r} is listed twice",
+            raise KubeError.invalid(where or "name", f"service account {name!r} is listed twice",
                                     "list each account once")
         seen.add(name)
-        _validate_labels(where, account.get("labels"))
+        check_labels(option_at(where, "labels"), account.get("labels"))
         for option in ("image_pull_secrets", "secrets"):
             for secret in account.get(option) or []:
-                if not _is_subdomain(secret):
+                if not is_dns_subdomain(secret):
                     raise KubeError.invalid(
-                        option if where == "name" else f"{where}.{option}",
+                        option_at(where, option),
                         f"{secret!r} is not a valid secret name",
                         "give the name of a secret in the same namespace (a lowercase RFC 1123 subdomain)",
                     )
-
-
-def _is_subdomain(name):
-    return isinstance(name, str) and 0 < len(name) <= 253 and bool(DNS_SUBDOMAIN.match(name))
-
-
-def _validate_labels(where, labels):
-    option = "labels" if where == "name" else f"{where}.labels"
-    for key, value in (labels or {}).items():
-        prefix, slash, short = key.rpartition("/")
-        valid_name = 0 < len(short) <= 63 and QUALIFIED_NAME.match(short)
-        if (slash and not _is_subdomain(prefix)) or not valid_name:
-            raise KubeError.invalid(option, f"key {key!r} is not a valid label key",
-                                    "use [prefix/]name with a DNS subdomain prefix and a name of at most 63 "
-                                    "letters, digits, '-', '_' and '.'")
-        if not isinstance(value, str):
-            raise KubeError.invalid(option, f"the value of {key!r} is {type(value).__name__} {value!r}, "
-                                    "not a string", f"quote it in YAML, e.g. {key}: \"{value}\"")
-        if not (len(value) <= 63 and LABEL_VALUE.match(value)):
-            raise KubeError.invalid(option, f"the value {value!r} of {key!r} is not a valid label value",
-                                    "use at most 63 letters, digits, '-', '_' and '.', starting and ending "
-                                    "with a letter or digit")
 
 
 def desired_account(namespace, account):
@@ -279,25 +236,17 @@ def desired_account(namespace, account):
 
 # -- API work ----------------------------------------------------------------------------------
 
-def read_accounts(service, namespace, names):
-    """Live accounts by name, in one request: a GET for one name, a LIST for several."""
-    if len(names) == 1:
-        live = service.get("v1", "ServiceAccount", names[0], namespace)
-        return {names[0]: live} if live is not None else {}
-    return {item["metadata"]["name"]: item for item in service.list("v1", "ServiceAccount", namespace)}
-
-
 def ensure(params, check_mode):
     accounts = accounts_of(params)
     validate(params, accounts)
     service = connect_service(params, check_mode)
-    namespace = params["namespace"]
-    live = read_accounts(service, namespace, [account["name"] for account in accounts])
+    desired = [desired_account(params["namespace"], account) for _, account in accounts]
+    live = service.read_all(desired)  # one request: a GET for one account, a LIST for several
     if params["state"] == "absent":
-        changes = [_delete(service, namespace, account["name"], live) for account in accounts]
+        changes = [_delete(service, body, live) for body in desired]
         warnings = []
     else:
-        changes, warnings = _apply(service, params, accounts, live)
+        changes, warnings = _apply(service, params, desired, live)
     result = {"changed": any(change.changed for change in changes), "warnings": warnings}
     if params.get("service_accounts") is None:
         result.update(result=changes[0].result or {}, diff=changes[0].diff())
@@ -307,51 +256,28 @@ def ensure(params, check_mode):
     return result
 
 
-def _apply(service, params, accounts, live):
+def _apply(service, params, desired, live):
     from ansible.module_utils.kube_service import Change
 
     namespace = params["namespace"]
-    desired = [desired_account(namespace, account) for account in accounts]
-    # With none of ours there yet, the namespace itself may be missing (a LIST does not say).
-    if not live and service.get("v1", "Namespace", namespace) is None:
+    if service.missing_namespaces(desired, live):
         if not service.check_mode:
             raise KubeError(
-                f"Cannot create {object_ref('ServiceAccount', accounts[0]['name'], namespace)}: the "
-                f'namespace "{namespace}" does not exist; create it first (module k8s_namespace).'
+                f"Cannot create {object_ref('ServiceAccount', desired[0]['metadata']['name'], namespace)}: "
+                f'the namespace "{namespace}" does not exist; create it first (module k8s_namespace).'
             )
         warning = (f'Namespace "{namespace}" does not exist (yet): the service accounts are shown as '
                    "they would be sent; a real run needs the namespace created first (k8s_namespace).")
         return [Change(True, None, body) for body in desired], [warning]
-    force = params["force_conflicts"]
-    changes = []
-    for body in desired:
-        current = live.get(body["metadata"]["name"])
-        if owns_nothing_and_wants_nothing(body, current, service.field_manager):
-            changes.append(Change(False, current, current))
-        else:
-            changes.append(service.apply(body, force_conflicts=force, live=current, live_known=True))
-    return changes, []
+    return service.apply_all(desired, force_conflicts=params["force_conflicts"], live=live), []
 
 
-def owns_nothing_and_wants_nothing(body, live, field_manager):
-    """An account with nothing but its name to apply is already as wanted when it exists and we own
-    none of its fields. The API server keeps no managedFields entry for an apply that sets no field,
-    so the core's no-op test (which looks for our entry) would send that apply on every run."""
-    if live is None or set(body) != {"apiVersion", "kind", "metadata"}:
-        return False
-    if set(body["metadata"]) != {"name", "namespace"}:
-        return False
-    entries = (live.get("metadata") or {}).get("managedFields") or []
-    return not any(entry.get("manager") == field_manager and entry.get("operation") == "Apply"
-                   and entry.get("fieldsV1") for entry in entries)
-
-
-def _delete(service, namespace, name, live):
+def _delete(service, body, live):
     from ansible.module_utils.kube_service import Change
 
-    if name not in live:
+    if live.of(body) is None:
         return Change(False, None, None)
-    return service.delete("v1", "ServiceAccount", name, namespace)
+    return service.delete("v1", "ServiceAccount", body["metadata"]["name"], body["metadata"]["namespace"])
 
 
 def main():

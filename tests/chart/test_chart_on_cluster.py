@@ -1,145 +1,271 @@
-"""The health chart installed with the pinned helm on a real cluster (TEST_KUBECONFIG): the API
-server accepts every object, the generated password survives an upgrade, and a service account
-whose Role covers only the release namespace can install there and nowhere else.
+"""The health chart deployed with the pinned helm (.venv/bin/helm) on the cluster under test: the
+emulated cluster by default, a real one with TEST_KUBECONFIG (see tests/conftest.py).
 
-Hooks are skipped (--no-hooks) because a bare control plane runs no pods, so the migration Job
-would never complete; everything else is what `helm upgrade --install` sends. Each test works in
-namespaces of its own and deletes them.
+On the emulator the chart is deployed as the pipeline deploys it: hooks included (the migration
+Job, post-install / pre-upgrade) and `--wait`, which the workload simulator lets finish; it can
+also make the migration fail, so `--rollback-on-failure` (Helm 4's --atomic) rolls back. Those
+tests are emulator_only: the real test cluster has no nodes, so its pods never run, a hook Job
+never completes and `--wait` never returns. The tests that do not need running pods also run on
+the real cluster, with `--no-hooks` and without `--wait`, which proves the API server accepts
+every object and that upgrades and uninstall behave there as on the emulator.
+
+Each test works in a namespace of its own (the `namespace` fixture), deleted afterwards.
 """
 
+from __future__ import annotations
+
 import base64
-import json
-import os
-import subprocess
-import uuid
+import time
 
 import pytest
+import yaml
 
-from tests.chart.helm import CHART, ROOT, requires_helm, run_helm, value_args
+from tests.chart.helm import CHART, VALUES, requires_helm, run_helm, value_args
 
-KUBECONFIG = os.environ.get("TEST_KUBECONFIG")
-KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
+pytestmark = requires_helm
 
-pytestmark = [
-    requires_helm,
-    pytest.mark.skipif(not KUBECONFIG, reason="TEST_KUBECONFIG is not set: no real cluster to install on"),
+RELEASE = "health"
+RELEASE_LABELS = f"app.kubernetes.io/instance={RELEASE}"
+RELEASE_RECORDS = f"owner=helm,name={RELEASE}"
+DIGESTS = yaml.safe_load((VALUES / "digests.yaml").read_text())["images"]
+NEW_API_DIGEST = "sha256:" + "a1" * 32
+NEW_MIGRATION_DIGEST = "sha256:" + "b2" * 32
+WORKLOADS = {"Deployment": ("health-api", "health-frontend"), "StatefulSet": ("health-postgres",)}
+# Every kind the chart creates (Secret, Services, StatefulSet, Deployments, the migration Job, the
+# Ingress) and what the cluster's controllers make from them (the StatefulSet's PVC, ReplicaSets,
+# ControllerRevisions, Pods): all carry the release's labels, so one label selector finds them.
+RELEASE_KINDS = [
+    ("v1", "Secret"),
+    ("v1", "Service"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "Pod"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "ReplicaSet"),
+    ("apps/v1", "ControllerRevision"),
+    ("batch/v1", "Job"),
+    ("networking.k8s.io/v1", "Ingress"),
 ]
-
-# What the chart creates, plus what helm reads and writes for its release records (Secrets).
-DEPLOYER_RULES = [
-    {"apiGroups": [""], "resources": ["secrets", "services"], "verbs": ["*"]},
-    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["*"]},
-    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["*"]},
-    {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["*"]},
-]
-
-
-def kubectl(*args, stdin=None):
-    result = subprocess.run(
-        [str(KUBECTL), "--kubeconfig", KUBECONFIG, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, f"kubectl {' '.join(args[:3])}: {result.stderr}"
-    return result.stdout
+# Bound on waiting for the garbage collector after an uninstall (it deletes dependents such as
+# Pods and the PVC in the background, after helm has returned).
+GC_TIMEOUT = 30
 
 
 @pytest.fixture
-def helm_home(tmp_path):
-    return tmp_path / "helm-home"
+def helm(cluster, tmp_path):
+    """helm(*args) -> CompletedProcess, as the cluster's admin, with a helm home of its own."""
+    return lambda *args: run_helm(tmp_path / "helm-home", "--kubeconfig", str(cluster.kubeconfig_path), *args)
 
 
 @pytest.fixture
-def namespaces():
-    """new() makes a namespace with a unique name; all are deleted afterwards."""
-    made = []
+def deploy(cluster, helm, namespace):
+    """deploy(*flags, sets=None): `helm upgrade --install` of the chart with the test digests.
+    Emulator: hooks and --wait, as the pipeline runs it. Real cluster: --no-hooks, no --wait (no
+    nodes there: see the module docstring)."""
+    how = ["--wait", "--timeout", "60s"] if cluster.is_emulated else ["--no-hooks"]
 
-    def new():
-        name = f"health-chart-{uuid.uuid4().hex[:8]}"
-        kubectl("create", "namespace", name)
-        made.append(name)
-        return name
+    def run(*flags, sets=None):
+        args = ["upgrade", "--install", RELEASE, str(CHART), "--namespace", namespace]
+        return helm(*args, *how, *value_args(("digests.yaml",), sets), *flags)
 
-    yield new
-    for name in made:
-        kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+    return run
 
 
-def install(helm_home, namespace, sets=None, env=None):
-    return run_helm(
-        helm_home,
-        "upgrade", "--install", "health", str(CHART),
-        "--namespace", namespace,
-        "--no-hooks",
-        *value_args(("digests.yaml",), sets),
-        env=env or {"KUBECONFIG": KUBECONFIG},
-    )  # fmt: skip
+@pytest.fixture
+def kube(cluster):
+    return cluster.dynamic_client()
 
 
-def password(namespace):
-    encoded = kubectl("-n", namespace, "get", "secret", "health-postgres", "-o", "jsonpath={.data.password}")
-    return base64.b64decode(encoded).decode()
-
-
-def test_password_survives_an_upgrade_and_images_follow_their_digests(helm_home, namespaces):
-    namespace = namespaces()
-    first = install(helm_home, namespace)
-    assert first.returncode == 0, first.stderr
-    generated = password(namespace)
-    new_digest = "sha256:" + "b" * 64
-    second = install(helm_home, namespace, sets={"images.api.digest": new_digest})
-    assert second.returncode == 0, second.stderr
-    assert password(namespace) == generated
-    images = json.loads(kubectl("-n", namespace, "get", "deployment", "health-api", "-o", "json"))
-    (container,) = images["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == f"registry.test/health/health-api@{new_digest}"
-    uninstall = run_helm(
-        helm_home, "uninstall", "health", "--namespace", namespace, env={"KUBECONFIG": KUBECONFIG}
+def objects(kube, namespace, api_version, kind, selector=RELEASE_LABELS):
+    listed = kube.resources.get(api_version=api_version, kind=kind).get(
+        namespace=namespace, label_selector=selector
     )
-    assert uninstall.returncode == 0, uninstall.stderr
-    left = kubectl(
-        "-n", namespace, "get", "secrets,services,deployments,statefulsets,ingresses",
-        "-l", "app.kubernetes.io/instance=health", "-o", "name",
-    )  # fmt: skip
-    assert left == ""
+    return [item.to_dict() for item in listed.items]
 
 
-def test_a_namespace_scoped_service_account_installs_only_in_its_namespace(helm_home, namespaces, tmp_path):
-    home, elsewhere = namespaces(), namespaces()
-    kubectl("-n", home, "create", "serviceaccount", "deployer")
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": "deployer", "namespace": home},
-        "rules": DEPLOYER_RULES,
+def read(kube, namespace, kind, name):
+    api_version = "apps/v1" if kind in ("Deployment", "StatefulSet") else "v1"
+    return (
+        kube.resources.get(api_version=api_version, kind=kind).get(namespace=namespace, name=name).to_dict()
+    )
+
+
+def workloads(kube, namespace):
+    """(kind, name) -> (generation, pod template) of the chart's Deployments and StatefulSet."""
+    found = {}
+    for kind, names in WORKLOADS.items():
+        for name in names:
+            live = read(kube, namespace, kind, name)
+            found[(kind, name)] = (live["metadata"]["generation"], live["spec"]["template"])
+    return found
+
+
+def image_of(template):
+    (container,) = template["spec"]["containers"]
+    return container["image"]
+
+
+def images(kube, namespace):
+    return {
+        name: image_of(template)
+        for (_kind, name), (_generation, template) in workloads(kube, namespace).items()
     }
-    kubectl("apply", "-f", "-", stdin=json.dumps(role))
-    kubectl(
-        "-n",
-        home,
-        "create",
-        "rolebinding",
-        "deployer",
-        "--role=deployer",
-        f"--serviceaccount={home}:deployer",
-    )
-    cluster = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json"))["clusters"][0][
-        "cluster"
+
+
+def password(kube, namespace):
+    return base64.b64decode(read(kube, namespace, "Secret", "health-postgres")["data"]["password"]).decode()
+
+
+def history(helm, namespace):
+    listed = helm("history", RELEASE, "--namespace", namespace, "-o", "yaml")
+    assert listed.returncode == 0, listed.stderr
+    return [(entry["revision"], entry["status"]) for entry in yaml.safe_load(listed.stdout)]
+
+
+def writes(emulator, namespace):
+    """(verb, "plural/name") of the writes into the namespace, in order (release records left out)."""
+    prefix = f"/namespaces/{namespace}/"
+    return [
+        (verb, path.split(prefix, 1)[1])
+        for verb, path, _query in emulator.controls.writes()
+        if prefix in path and "/secrets/sh.helm.release" not in path and not path.endswith("/secrets")
     ]
-    ca_file = tmp_path / "ca.crt"
-    ca_file.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-    token = kubectl("-n", home, "create", "token", "deployer", "--duration=10m").strip()
-    # The token goes through helm's environment only: never argv, a file or the test output.
-    as_deployer = {
-        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
-        "HELM_KUBEAPISERVER": cluster["server"],
-        "HELM_KUBECAFILE": str(ca_file),
-        "HELM_KUBETOKEN": token,
+
+
+def left_of_release(kube, namespace):
+    """Every object of the release still in the namespace, as "Kind/name"."""
+    left = [
+        f"{kind}/{item['metadata']['name']}"
+        for api_version, kind in RELEASE_KINDS
+        for item in objects(kube, namespace, api_version, kind)
+    ]
+    left += [
+        f"Secret/{item['metadata']['name']}"
+        for item in objects(kube, namespace, "v1", "Secret", RELEASE_RECORDS)
+    ]
+    return sorted(left)
+
+
+def uninstall(helm, namespace):
+    return helm("uninstall", RELEASE, "--namespace", namespace, "--wait", "--timeout", "60s")
+
+
+def wait_for(condition, timeout):
+    """The first truthy value of condition() within `timeout` seconds, else the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def expected_image(key, digest=None):
+    return f"{DIGESTS[key]['repository']}@{digest or DIGESTS[key]['digest']}"
+
+
+@pytest.mark.emulator_only
+def test_install_runs_the_migration_hook_and_waits_for_ready_workloads(
+    namespace, emulator, deploy, helm, kube
+):
+    installed = deploy()
+    assert installed.returncode == 0, installed.stderr
+    assert history(helm, namespace) == [(1, "deployed")]
+    for (kind, name), (_generation, _template) in workloads(kube, namespace).items():
+        status = read(kube, namespace, kind, name)["status"]
+        assert status.get("readyReplicas") == 1, f"{kind}/{name} not ready when helm returned: {status}"
+    # post-install: applied once the database's objects exist, deleted by its hook-succeeded policy
+    # (the DELETE before it is the before-hook-creation policy: a leftover Job would be replaced).
+    written = writes(emulator, namespace)
+    job = "jobs/health-migration"
+    assert [write for write in written if write[1] == job] == [
+        ("DELETE", job),
+        ("PATCH", job),
+        ("DELETE", job),
+    ]
+    assert written.index(("PATCH", "statefulsets/health-postgres")) < written.index(("PATCH", job))
+    assert written.index(("PATCH", "secrets/health-postgres")) < written.index(("PATCH", job))
+    assert objects(kube, namespace, "batch/v1", "Job") == []
+    assert images(kube, namespace) == {
+        "health-api": expected_image("api"),
+        "health-frontend": expected_image("frontend"),
+        "health-postgres": expected_image("postgres"),
     }
-    allowed = install(helm_home, home, env=as_deployer)
-    assert allowed.returncode == 0, allowed.stderr.replace(token, "<token>")
-    refused = install(helm_home, elsewhere, env=as_deployer)
-    assert refused.returncode != 0
-    assert "forbidden" in refused.stderr and f'in the namespace "{elsewhere}"' in refused.stderr
+    (claim,) = objects(kube, namespace, "v1", "PersistentVolumeClaim")
+    assert claim["metadata"]["name"] == "data-health-postgres-0" and claim["status"]["phase"] == "Bound"
+
+
+def test_an_upgrade_to_new_digests_rolls_only_the_deployments_whose_digest_changed(namespace, deploy, kube):
+    installed = deploy()
+    assert installed.returncode == 0, installed.stderr
+    before, generated = workloads(kube, namespace), password(kube, namespace)
+
+    upgraded = deploy(sets={"images.api.digest": NEW_API_DIGEST})
+    assert upgraded.returncode == 0, upgraded.stderr
+
+    after = workloads(kube, namespace)
+    api = ("Deployment", "health-api")
+    assert after[api][0] == before[api][0] + 1
+    assert image_of(after[api][1]) == expected_image("api", NEW_API_DIGEST)
+    unchanged = {key: value for key, value in after.items() if key != api}
+    assert unchanged == {key: value for key, value in before.items() if key != api}
+    assert password(kube, namespace) == generated
+
+
+@pytest.mark.emulator_only
+def test_a_failing_migration_rolls_the_upgrade_back_to_the_previous_digests(
+    namespace, emulator, deploy, helm, kube
+):
+    installed = deploy()
+    assert installed.returncode == 0, installed.stderr
+    before = workloads(kube, namespace)
+    emulator.workloads.fail("Job", "health-migration")
+
+    new_digests = {
+        "images.api.digest": NEW_API_DIGEST,
+        "images.databaseMigration.digest": NEW_MIGRATION_DIGEST,
+    }
+    failed = deploy("--rollback-on-failure", sets=new_digests)
+
+    assert failed.returncode != 0
+    assert "has been rolled back" in failed.stderr
+    assert f"Job/{namespace}/health-migration" in failed.stderr
+    assert history(helm, namespace) == [(1, "superseded"), (2, "failed"), (3, "deployed")]
+    assert workloads(kube, namespace) == before
+    deployed_values = helm("get", "values", RELEASE, "--namespace", namespace, "-o", "yaml")
+    assert yaml.safe_load(deployed_values.stdout) == {"images": DIGESTS}  # revision 1's values, no --set
+    # The failed migration Job stays for `kubectl logs` until its TTL (values.yaml, migration).
+    (job,) = objects(kube, namespace, "batch/v1", "Job")
+    assert image_of(job["spec"]["template"]) == expected_image("databaseMigration", NEW_MIGRATION_DIGEST)
+    # Hooks are not part of the release: uninstall leaves the failed Job (and only it) to its TTL.
+    removed = uninstall(helm, namespace)
+    assert removed.returncode == 0, removed.stderr
+    assert wait_for(lambda: left_of_release(kube, namespace) == ["Job/health-migration"], GC_TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    ("keep_volume", "kept"),
+    [(False, []), (True, ["PersistentVolumeClaim/data-health-postgres-0"])],
+    ids=["default", "volume-kept"],
+)
+def test_uninstall_leaves_nothing_of_the_release(namespace, deploy, helm, kube, keep_volume, kept):
+    """Nothing but what the chart documents it keeps: with postgres.deleteVolumeOnUninstall=false,
+    the database's volume claim (values.yaml)."""
+    volume = {"postgres.deleteVolumeOnUninstall": not keep_volume}
+    for digests in ({}, {"images.frontend.digest": NEW_API_DIGEST}):
+        deployed = deploy(sets={**volume, **digests})
+        assert deployed.returncode == 0, deployed.stderr
+    present = left_of_release(kube, namespace)
+    assert {
+        "Deployment/health-api",
+        "StatefulSet/health-postgres",
+        "PersistentVolumeClaim/data-health-postgres-0",
+        "Secret/sh.helm.release.v1.health.v2",
+    } <= set(present)
+
+    removed = uninstall(helm, namespace)
+    assert removed.returncode == 0, removed.stderr
+
+    assert wait_for(lambda: left_of_release(kube, namespace) == kept, GC_TIMEOUT), left_of_release(
+        kube, namespace
+    )

@@ -5,7 +5,6 @@ or in files left behind (at -vvv)."""
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 from pathlib import Path
 
@@ -13,26 +12,12 @@ import pytest
 import yaml
 
 from tests.emulator.ibmcloud.fixtures import FakeIBMCloud, fake_ibmcloud, ibmcloud_target_cluster  # noqa: F401
-from tests.playbook import run_tasks
-
-# Variables of the caller's environment that would change what the modules do.
-SCRUBBED = ("IC_API_KEY", "IBMCLOUD_API_KEY", "IBMCLOUD_IAM_API_ENDPOINT", "IBMCLOUD_CS_API_ENDPOINT",
-            "IBMCLOUD_CR_API_ENDPOINT", "IBMCLOUD_CA_CERT", "IBMCLOUD_OPENSHIFT_OAUTH_ENDPOINT")
+from tests.playbook import isolated_environment, run_tasks
 
 
 def run(tasks, workdir: Path, env: dict[str, str], **options):
-    """tests.playbook.run_tasks with HOME and Ansible's temp directories inside `workdir` (so every
-    file a run leaves behind can be inspected) and the fake's requests kept off any proxy."""
-    (workdir / "home").mkdir(parents=True, exist_ok=True)
-    # tests.playbook passes the caller's environment on; empty values count as unset for the modules.
-    environment = {name: "" for name in SCRUBBED}
-    environment.update(
-        HOME=str(workdir / "home"),
-        ANSIBLE_REMOTE_TEMP=str(workdir / "ansible-remote"),
-        NO_PROXY=",".join(filter(None, ["127.0.0.1,localhost", os.environ.get("NO_PROXY")])),
-        **env,
-    )
-    return run_tasks(tasks, tmp_path=workdir, env=environment, **options)
+    """tests.playbook.run_tasks in `workdir`, isolated there (tests.playbook.isolated_environment)."""
+    return run_tasks(tasks, tmp_path=workdir, env={**isolated_environment(workdir), **env}, **options)
 
 
 def _env(fake: FakeIBMCloud, api_key: str | None = None) -> dict[str, str]:

@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 
 import pytest
 
 from tests.emulator.ibmcloud.fixtures import FakeIBMCloud
-from tests.playbook import run_tasks, use_project_module_utils
-
-use_project_module_utils()
-
-from ansible.module_utils.kube_client import connect  # noqa: E402
-from ansible.module_utils.kube_service import KubeService  # noqa: E402
-
-# Variables of the caller's environment that would change what the module does.
-SCRUBBED = ("IC_API_KEY", "IBMCLOUD_API_KEY", "IBMCLOUD_IAM_API_ENDPOINT", "IBMCLOUD_CR_API_ENDPOINT",
-            "IBMCLOUD_CA_CERT", "IBMCLOUD_REGION", "IC_REGION")
+from tests.integration.support import assert_each_case_fails, persisted_writes, reset_request_log
+from tests.playbook import isolated_environment, task_runner
 
 
 @pytest.fixture
@@ -29,33 +20,16 @@ def fake():
         yield cloud
 
 
-@pytest.fixture(scope="module")
-def cache_home(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("cache"))
-
-
-@pytest.fixture
-def kube(cluster, cache_home, monkeypatch):
-    """In-process admin access to the cluster, to arrange and check what the tasks did."""
-    monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
-    return KubeService(connect({"kubeconfig": str(cluster.kubeconfig_path)}))
-
-
 @pytest.fixture
 def play(cluster, cache_home, fake, tmp_path):
-    runs = iter(range(1000))
+    """The shared `play`, also pointed at the fake IBM Cloud: play(tasks, api_key=..., env=..., ...)."""
+    run = task_runner(tmp_path, kubeconfig=cluster.kubeconfig_path, environment=isolated_environment,
+                      env={**fake.env(), "XDG_CACHE_HOME": cache_home})
 
-    def run(tasks, api_key=None, **options):
-        workdir = tmp_path / f"run{next(runs)}"
-        (workdir / "home").mkdir(parents=True)
-        env = {name: "" for name in SCRUBBED}
-        env.update(fake.env(), IC_API_KEY=api_key or fake.api_key, XDG_CACHE_HOME=cache_home,
-                   HOME=str(workdir / "home"), ANSIBLE_REMOTE_TEMP=str(workdir / "ansible-remote"),
-                   NO_PROXY=",".join(filter(None, ["127.0.0.1,localhost", os.environ.get("NO_PROXY")])))
-        env.update(options.pop("env", {}))
-        return run_tasks(tasks, tmp_path=workdir, kubeconfig=cluster.kubeconfig_path, env=env, **options)
+    def with_key(tasks, api_key=None, env=None, **options):
+        return run(tasks, env={"IC_API_KEY": api_key or fake.api_key, **(env or {})}, **options)
 
-    return run
+    return with_key
 
 
 def secret_task(task_name="registry", **options):
@@ -75,10 +49,6 @@ def docker_config(kube, namespace, name):
 
 def names(entries):
     return [entry["name"] for entry in entries or []]
-
-
-def persisted_writes(controls):
-    return [w for w in controls.writes() if "dryRun=All" not in w[2]]
 
 
 def test_secret_namespace_and_links_then_a_second_run_writes_nothing(cluster, kube, namespace, play, fake):
@@ -105,8 +75,7 @@ def test_secret_namespace_and_links_then_a_second_run_writes_nothing(cluster, ku
     assert names(builder["secrets"]) == ["icr-credentials"]
     assert kube.get("v1", "Secret", "icr-credentials", namespace)["metadata"]["labels"] == {"app": "health"}
 
-    if cluster.controls:
-        cluster.controls.reset()
+    reset_request_log(cluster)
     second = play([task])
     assert second.rc == 0, second.stdout + second.stderr
     assert not second.task("registry").changed
@@ -121,8 +90,7 @@ def test_check_mode_writes_nothing_and_diff_hides_the_key(cluster, kube, namespa
     account(kube, namespace, "builder")
     task = secret_task(name="icr", namespaces=[namespace], service_accounts=[{"name": "builder"}],
                        registry_namespace="checked-ns")
-    if cluster.controls:
-        cluster.controls.reset()
+    reset_request_log(cluster)
     checked = play([task], check=True, diff=True)
     assert checked.rc == 0, checked.stdout + checked.stderr
     assert checked.task("registry").changed
@@ -146,11 +114,14 @@ def test_check_mode_writes_nothing_and_diff_hides_the_key(cluster, kube, namespa
 def test_a_new_key_updates_the_secret(kube, namespace, play):
     task = secret_task(name="icr", namespaces=[namespace], include_global_registry=False,
                        registry_host="private.us.icr.io")
-    assert play([task], api_key="first-key-abc").task("registry").changed
-    again = play([task], api_key="first-key-abc")
-    assert not again.task("registry").changed
-    rotated = play([task], api_key="second-key-def")
-    assert rotated.task("registry").changed
+    # One play, each task a run of the module of its own with the key its environment gives.
+    runs = play([{**task, "name": "first", "environment": {"IC_API_KEY": "first-key-abc"}},
+                 {**task, "name": "again", "environment": {"IC_API_KEY": "first-key-abc"}},
+                 {**task, "name": "rotated", "environment": {"IC_API_KEY": "second-key-def"}}])
+    assert runs.rc == 0, runs.stdout
+    assert runs.task("first").changed
+    assert not runs.task("again").changed
+    assert runs.task("rotated").changed
     config = docker_config(kube, namespace, "icr")
     assert config["auths"] == {"private.us.icr.io": {
         "username": "iamapikey", "password": "second-key-def",
@@ -173,15 +144,19 @@ def test_absent_detaches_then_deletes(kube, namespace, play):
 
 
 def test_missing_namespace_and_account_fail_before_any_write(kube, namespace, play, fake):
-    gone = play([secret_task(name="icr", namespaces=["no-such-ns-4711"], registry_namespace="never-made")])
-    assert gone.rc != 0
-    assert gone.failed[0].msg == ('Cannot create Secret "icr" in namespace "no-such-ns-4711": the namespace '
+    # Both failures in one play (each task may fail): a playbook run costs more than the checks.
+    failed = play([{**secret_task("gone", name="icr", namespaces=["no-such-ns-4711"],
+                                  registry_namespace="never-made"), "ignore_errors": True},
+                   {**secret_task("missing", name="icr", namespaces=[namespace],
+                                  service_accounts=[{"name": "nobody"}], registry_namespace="never-made"),
+                    "ignore_errors": True}])
+    gone, missing = failed.task("gone"), failed.task("missing")
+    assert gone.failed
+    assert gone.msg == ('Cannot create Secret "icr" in namespace "no-such-ns-4711": the namespace '
                                   '"no-such-ns-4711" does not exist; create it first (k8s_namespace or the '
                                   "pipeline_accounts role).")
-    missing = play([secret_task(name="icr", namespaces=[namespace], service_accounts=[{"name": "nobody"}],
-                                registry_namespace="never-made")])
-    assert missing.rc != 0
-    assert "the account does not exist; create it first" in missing.failed[0].msg
+    assert missing.failed
+    assert "the account does not exist; create it first" in missing.msg
     assert kube.get("v1", "Secret", "icr", namespace) is None
     assert fake.registry.names(fake.account_id) == []
     checked = play([secret_task(name="icr", namespaces=[namespace], service_accounts=[{"name": "nobody"}])],
@@ -199,13 +174,11 @@ def test_bad_input_changes_nothing(kube, namespace, play, fake):
           "service_accounts": [{"name": "b", "namespace": "elsewhere"}]},
          "is not one of namespaces"),
     ]
-    tasks = [{**secret_task(f"case {index}", **options), "ignore_errors": True}
-             for index, (options, _message) in enumerate(cases)]
-    answer = play(tasks)
-    for index, (_options, message) in enumerate(cases):
-        assert message in answer.task(f"case {index}").msg, answer.stdout
-    no_key = play([secret_task(name="icr", namespaces=[namespace])], env={"IC_API_KEY": ""})
-    assert "no IBM Cloud API key was given" in no_key.failed[0].msg
+    # One more case runs without a key: that task's environment empties it.
+    no_key = f"case {len(cases)}"
+    cases.append(({"name": "icr", "namespaces": [namespace]}, "no IBM Cloud API key was given"))
+    assert_each_case_fails(play, cases, lambda name, options: {
+        **secret_task(name, **options), **({"environment": {"IC_API_KEY": ""}} if name == no_key else {})})
     assert kube.get("v1", "Secret", "icr", namespace) is None
     assert fake.registry.names(fake.account_id) == []
 

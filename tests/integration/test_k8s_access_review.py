@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.playbook import run_tasks, use_project_module_utils
+from tests.integration.support import (
+    as_field_manager,
+    assert_each_case_fails,
+    kube_service,
+    reset_request_log,
+)
+from tests.playbook import use_project_module_utils
 
 use_project_module_utils()
 
-from ansible.module_utils.kube_client import connect  # noqa: E402
 from ansible.module_utils.kube_errors import KubeError  # noqa: E402
-from ansible.module_utils.kube_service import KubeService  # noqa: E402
 
 RBAC = "rbac.authorization.k8s.io/v1"
 VERSION_OF_GROUP = {"": "v1", "apps": "v1", "rbac.authorization.k8s.io": "v1"}
@@ -21,34 +25,6 @@ METHOD_OF_VERB = {"get": "GET", "list": "GET", "create": "POST", "patch": "PATCH
 KIND_OF_RESOURCE = {"configmaps": "ConfigMap", "namespaces": "Namespace", "roles": "Role",
                     "rolebindings": "RoleBinding", "deployments": "Deployment", "pods": "Pod",
                     "secrets": "Secret"}
-
-
-@pytest.fixture(scope="module")
-def cache_home(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("cache"))
-
-
-@pytest.fixture
-def kube(cluster, cache_home, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
-    return KubeService(connect({"kubeconfig": str(cluster.kubeconfig_path)}))
-
-
-@pytest.fixture
-def play(cluster, cache_home, tmp_path):
-    runs = iter(range(1000))
-
-    def run(tasks, **options):
-        env = {"XDG_CACHE_HOME": cache_home, **options.pop("env", {})}
-        return run_tasks(tasks, tmp_path=tmp_path / f"run{next(runs)}", kubeconfig=cluster.kubeconfig_path,
-                         env=env, **options)
-
-    return run
-
-
-def reset(cluster):
-    if cluster.controls:
-        cluster.controls.reset()
 
 
 DEPLOY_RULES = [
@@ -139,8 +115,7 @@ def test_the_review_matches_what_the_account_token_may_really_do(cluster, kube, 
         "user": f"system:serviceaccount:{namespace}:deployer",
         "groups": ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]}
 
-    as_account = KubeService(connect({"kubeconfig": cluster.kubeconfig_with_token(
-        token_for(kube, namespace, "deployer"))}))
+    as_account = kube_service(cluster.kubeconfig_with_token(token_for(kube, namespace, "deployer")))
     really = [attempt(as_account, row) for row in rows]
     assert really == [row["allowed"] for row in rows], [
         (row["verb"], row["resource"], row["namespace"]) for row, done in zip(rows, really, strict=True)
@@ -149,7 +124,7 @@ def test_the_review_matches_what_the_account_token_may_really_do(cluster, kube, 
 
 def test_every_mismatch_is_listed_and_the_table_is_kept(cluster, namespace, play):
     arrange_deployer(play, namespace)
-    reset(cluster)
+    reset_request_log(cluster)
     run = play([review_task(service_account={"namespace": namespace, "name": "deployer"}, namespace=namespace,
                             allowed=[{"verb": "list", "resource": "pods"},
                                      {"verb": "list", "resource": "secrets"},
@@ -180,7 +155,7 @@ def test_every_mismatch_is_listed_and_the_table_is_kept(cluster, namespace, play
 
 def test_a_tampered_role_is_caught_by_the_review_and_put_back_by_k8s_rbac(kube, namespace, play):
     arrange_deployer(play, namespace)
-    KubeService(kube.client, field_manager="kubectl-edit").update(
+    as_field_manager(kube, "kubectl-edit").update(
         RBAC, "Role", "deployer", namespace,
         lambda role: role["rules"].append({"apiGroups": [""], "resources": ["secrets"],
                                            "verbs": ["get", "list"]}))
@@ -220,7 +195,7 @@ def test_users_and_groups_are_reviewed_in_one_task_and_check_mode_answers_the_sa
     tasks = [review_task("as expected", namespace=namespace, reviews=reviews),
              review_task("not as expected", namespace=namespace, reviews=wrong, fail_on_mismatch=False)]
     for check in (False, True):
-        reset(cluster)
+        reset_request_log(cluster)
         run = play(tasks, check=check)
         assert run.rc == 0, run.stdout
         assert [t.changed for t in run.tasks] == [False, False]
@@ -249,13 +224,8 @@ BAD_INPUT = [
 
 
 def test_bad_input_fails_clearly_and_asks_nothing(cluster, play):
-    tasks = [{**review_task(f"case {index}", **options), "ignore_errors": True}
-             for index, (options, _) in enumerate(BAD_INPUT)]
-    reset(cluster)
-    run = play(tasks)
-    for index, (_, expected) in enumerate(BAD_INPUT):
-        task = run.task(f"case {index}")
-        assert task.failed and expected in task.msg, (index, task.msg)
+    reset_request_log(cluster)
+    assert_each_case_fails(play, BAD_INPUT, lambda name, options: review_task(name, **options))
     if cluster.controls:
         assert cluster.controls.requests() == []
 

@@ -8,24 +8,14 @@ import uuid
 
 import pytest
 
-from tests.playbook import run_tasks, use_project_module_utils
-
-use_project_module_utils()
-
-from ansible.module_utils.kube_client import connect  # noqa: E402
-from ansible.module_utils.kube_service import KubeService  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cache_home(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("cache"))
-
-
-@pytest.fixture
-def kube(cluster, cache_home, monkeypatch):
-    """In-process access to the cluster, to arrange and check what the tasks did."""
-    monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
-    return KubeService(connect({"kubeconfig": str(cluster.kubeconfig_path)}))
+from tests.integration.support import (
+    as_field_manager,
+    assert_each_case_fails,
+    kube_service,
+    persisted_writes,
+    reset_request_log,
+)
+from tests.playbook import task_runner
 
 
 @pytest.fixture
@@ -41,26 +31,8 @@ def name(kube):
         kube.delete("v1", "Namespace", chosen)
 
 
-@pytest.fixture
-def play(cluster, cache_home, tmp_path):
-    """run_tasks bound to this cluster: play([task, ...], check=..., diff=...)."""
-    runs = iter(range(1000))
-
-    def run(tasks, **options):
-        env = {"XDG_CACHE_HOME": cache_home, **options.pop("env", {})}
-        kubeconfig = options.pop("kubeconfig", cluster.kubeconfig_path)
-        return run_tasks(tasks, tmp_path=tmp_path / f"run{next(runs)}", kubeconfig=kubeconfig, env=env,
-                         **options)
-
-    return run
-
-
 def namespace_task(task_name="namespace", **options):
     return {"name": task_name, "k8s_namespace": options}
-
-
-def persisted_writes(controls):
-    return [w for w in controls.writes() if "dryRun=All" not in w[2]]
 
 
 def test_create_then_a_second_run_changes_and_writes_nothing(cluster, kube, name, play):
@@ -79,8 +51,7 @@ def test_create_then_a_second_run_changes_and_writes_nothing(cluster, kube, name
     assert "managedFields" not in metadata and created.result["openshift_project"] is False
 
     version = kube.get("v1", "Namespace", name)["metadata"]["resourceVersion"]
-    if cluster.controls:
-        cluster.controls.reset()
+    reset_request_log(cluster)
     second = play([namespace_task(**options)])
     assert second.rc == 0, second.stdout
     assert not second.task("namespace").changed
@@ -91,8 +62,7 @@ def test_create_then_a_second_run_changes_and_writes_nothing(cluster, kube, name
 
 
 def test_check_mode_writes_nothing(cluster, kube, name, play):
-    if cluster.controls:
-        cluster.controls.reset()
+    reset_request_log(cluster)
     would_create = play([namespace_task(name=name, labels={"a": "1"})], check=True, diff=True)
     assert would_create.rc == 0, would_create.stdout
     assert would_create.task("namespace").changed
@@ -111,7 +81,7 @@ def test_check_mode_writes_nothing(cluster, kube, name, play):
 def test_labels_change_in_place_and_foreign_labels_stay(kube, name, play):
     assert play([namespace_task(name=name, labels={"a": "1", "b": "2"})]).rc == 0
     before = kube.get("v1", "Namespace", name)
-    someone_else = KubeService(kube.client, field_manager="someone-else")
+    someone_else = as_field_manager(kube, "someone-else")
     someone_else.apply({"apiVersion": "v1", "kind": "Namespace",
                         "metadata": {"name": name, "labels": {"team": "x"}}})
 
@@ -128,7 +98,7 @@ def test_labels_change_in_place_and_foreign_labels_stay(kube, name, play):
 
 
 def test_a_label_owned_by_another_manager_needs_force_conflicts(kube, name, play):
-    KubeService(kube.client, field_manager="someone-else").apply(
+    as_field_manager(kube, "someone-else").apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"team": "x"}}})
     refused = play([namespace_task(name=name, labels={"team": "y"})])
     assert refused.rc != 0
@@ -186,15 +156,9 @@ BAD_INPUTS = [
 
 
 def test_bad_input_fails_with_one_sentence_before_any_api_call(cluster, play):
-    if cluster.controls:
-        cluster.controls.reset()
-    tasks = [{**namespace_task(f"bad {number}", **options), "ignore_errors": True}
-             for number, (options, _expected) in enumerate(BAD_INPUTS)]
-    failed = play(tasks)
-    for number, (_options, expected) in enumerate(BAD_INPUTS):
-        task = failed.task(f"bad {number}")
-        assert task.failed and expected in task.msg
-        assert "\n" not in task.msg
+    reset_request_log(cluster)
+    failed = assert_each_case_fails(play, BAD_INPUTS, lambda name, options: namespace_task(name, **options))
+    assert [task.msg for task in failed.tasks if "\n" in task.msg] == []
     if cluster.controls:
         assert cluster.controls.requests() == []
 
@@ -262,20 +226,16 @@ def test_openshift_creates_a_project_and_manages_it_like_a_namespace(openshift_e
                                                                      monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
     openshift = openshift_emulator
-    kube = KubeService(connect({"kubeconfig": str(openshift.kubeconfig_path)}))
+    kube = kube_service(openshift.kubeconfig_path)
     name = f"t3-project-{uuid.uuid4().hex[:8]}"
-    runs = iter(range(100))
-
-    def play(tasks, **options):
-        return run_tasks(tasks, tmp_path=tmp_path / f"run{next(runs)}", kubeconfig=openshift.kubeconfig_path,
-                         env={"XDG_CACHE_HOME": cache_home}, **options)
+    play = task_runner(tmp_path, kubeconfig=openshift.kubeconfig_path, env={"XDG_CACHE_HOME": cache_home})
 
     options = {"name": name, "display_name": "Health CI", "description": "builds", "labels": {"a": "1"}}
     openshift.controls.reset()
     checked = play([namespace_task(**options)], check=True)
     assert checked.rc == 0, checked.stdout
     assert checked.task("namespace").changed and checked.task("namespace").result["openshift_project"]
-    assert [w for w in openshift.controls.writes() if "dryRun=All" not in w[2]] == []
+    assert persisted_writes(openshift.controls) == []
     assert kube.get("v1", "Namespace", name) is None
 
     created = play([namespace_task(**options)])

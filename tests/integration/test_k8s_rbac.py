@@ -5,37 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.playbook import run_tasks, use_project_module_utils
-
-use_project_module_utils()
-
-from ansible.module_utils.kube_client import connect  # noqa: E402
-from ansible.module_utils.kube_service import KubeService  # noqa: E402
+from tests.integration.support import (
+    as_field_manager,
+    assert_each_case_fails,
+    persisted_writes,
+    reset_request_log,
+)
 
 RBAC = "rbac.authorization.k8s.io/v1"
-
-
-@pytest.fixture(scope="module")
-def cache_home(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("cache"))
-
-
-@pytest.fixture
-def kube(cluster, cache_home, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
-    return KubeService(connect({"kubeconfig": str(cluster.kubeconfig_path)}))
-
-
-@pytest.fixture
-def play(cluster, cache_home, tmp_path):
-    runs = iter(range(1000))
-
-    def run(tasks, **options):
-        env = {"XDG_CACHE_HOME": cache_home, **options.pop("env", {})}
-        return run_tasks(tasks, tmp_path=tmp_path / f"run{next(runs)}", kubeconfig=cluster.kubeconfig_path,
-                         env=env, **options)
-
-    return run
 
 
 @pytest.fixture
@@ -51,13 +28,6 @@ def rbac_task(task_name="rbac", **options):
     return {"name": task_name, "k8s_rbac": options}
 
 
-def persisted_writes(controls):
-    return [w for w in controls.writes() if "dryRun=All" not in w[2]]
-
-
-def reset(cluster):
-    if cluster.controls:
-        cluster.controls.reset()
 
 
 DEPLOY_RULES = [
@@ -94,7 +64,7 @@ def test_create_a_role_and_its_binding_then_a_second_run_writes_nothing(cluster,
     assert binding["metadata"]["labels"] == {"app.kubernetes.io/part-of": "tekton-cd"}
     assert task.result["result"]["role"]["metadata"]["uid"] == role["metadata"]["uid"]
 
-    reset(cluster)
+    reset_request_log(cluster)
     second = play([rbac_task(**deployer(namespace, labels={"app.kubernetes.io/part-of": "tekton-cd"}))])
     assert second.rc == 0, second.stdout
     assert not second.task("rbac").changed
@@ -128,18 +98,18 @@ def test_rules_change_in_place(kube, namespace, play):
 def test_a_role_tampered_with_by_hand_is_put_back(kube, namespace, play):
     assert play([rbac_task(**deployer(namespace))]).rc == 0
     # Someone grants an extra verb by editing the Role through the API (a PUT, as kubectl edit does).
-    hand = KubeService(kube.client, field_manager="kubectl-edit")
+    hand = as_field_manager(kube, "kubectl-edit")
     hand.update(RBAC, "Role", "deployer", namespace, lambda role: role["rules"][0]["verbs"].append("delete"))
     assert "delete" in kube.get(RBAC, "Role", "deployer", namespace)["rules"][0]["verbs"]
 
-    restored = play([rbac_task(**deployer(namespace))], diff=True)
+    # Put back, then ensured once more in the same play (each task is a run of the module of its own).
+    restored = play([rbac_task(**deployer(namespace)), rbac_task("again", **deployer(namespace))], diff=True)
     assert restored.rc == 0, restored.stdout
     task = restored.task("rbac")
     assert task.changed
     assert "delete" in task.diff[0]["before"]["rules"][0]["verbs"]
     assert kube.get(RBAC, "Role", "deployer", namespace)["rules"][0]["verbs"] == ["get", "list", "create"]
-    again = play([rbac_task(**deployer(namespace))])
-    assert again.rc == 0 and not again.task("rbac").changed
+    assert not restored.task("again").changed
 
 
 def test_a_changed_role_ref_replaces_the_binding_and_says_so(cluster, kube, namespace, play):
@@ -148,7 +118,7 @@ def test_a_changed_role_ref_replaces_the_binding_and_says_so(cluster, kube, name
     as_view = {"name": "deployer", "namespace": namespace, "cluster_role": "view",
                "subjects": [{"name": "deploy"}]}
 
-    reset(cluster)
+    reset_request_log(cluster)
     preview = play([rbac_task(**as_view)], check=True, diff=True)
     assert preview.rc == 0, preview.stdout
     assert preview.task("rbac").changed and preview.task("rbac").result["result"]["binding_replaced"]
@@ -156,7 +126,7 @@ def test_a_changed_role_ref_replaces_the_binding_and_says_so(cluster, kube, name
     if cluster.controls:
         assert persisted_writes(cluster.controls) == []
 
-    replaced = play([rbac_task(**as_view)], diff=True)
+    replaced = play([rbac_task(**as_view), rbac_task("again", **as_view)], diff=True)
     assert replaced.rc == 0, replaced.stdout
     task = replaced.task("rbac")
     assert task.changed and task.result["result"]["binding_replaced"] is True
@@ -171,8 +141,7 @@ def test_a_changed_role_ref_replaces_the_binding_and_says_so(cluster, kube, name
         {"kind": "ServiceAccount", "name": "deploy", "namespace": namespace}]
     # The Role itself is another spec's business now: it stays.
     assert kube.get(RBAC, "Role", "deployer", namespace) is not None
-    again = play([rbac_task(**as_view)])
-    assert again.rc == 0 and not again.task("rbac").changed
+    assert not replaced.task("again").changed
 
 
 def test_one_task_for_a_namespaced_role_an_admin_binding_and_a_cluster_role(
@@ -198,7 +167,7 @@ def test_one_task_for_a_namespaced_role_an_admin_binding_and_a_cluster_role(
     assert kube.get(RBAC, "ClusterRoleBinding", cluster_wide_name)["subjects"][0] == {
         "kind": "Group", "name": "release-managers", "apiGroup": "rbac.authorization.k8s.io"}
 
-    reset(cluster)
+    reset_request_log(cluster)
     again = play([rbac_task("namespaced", namespace=namespace, roles=specs),
                   rbac_task("cluster-wide", **cluster_wide)])
     assert again.rc == 0 and again.changed == []
@@ -206,7 +175,8 @@ def test_one_task_for_a_namespaced_role_an_admin_binding_and_a_cluster_role(
         assert cluster.controls.writes() == []
 
     removed = play([rbac_task("namespaced", namespace=namespace, roles=specs, state="absent"),
-                    rbac_task("cluster-wide", name=cluster_wide_name, state="absent")])
+                    rbac_task("cluster-wide", name=cluster_wide_name, state="absent"),
+                    rbac_task("namespaced again", namespace=namespace, roles=specs, state="absent")])
     assert removed.rc == 0, removed.stdout
     assert removed.task("namespaced").changed and removed.task("cluster-wide").changed
     for kind, name, ns in [("Role", "deployer", namespace), ("RoleBinding", "deployer", namespace),
@@ -215,12 +185,11 @@ def test_one_task_for_a_namespaced_role_an_admin_binding_and_a_cluster_role(
                            ("ClusterRoleBinding", cluster_wide_name, None)]:
         assert kube.get(RBAC, kind, name, ns) is None, (kind, name)
     assert kube.get(RBAC, "ClusterRole", "admin") is not None  # bound, never owned: never deleted
-    again = play([rbac_task("namespaced", namespace=namespace, roles=specs, state="absent")])
-    assert again.rc == 0 and not again.task("namespaced").changed
+    assert not removed.task("namespaced again").changed
 
 
 def test_check_mode_writes_nothing(cluster, kube, namespace, play):
-    reset(cluster)
+    reset_request_log(cluster)
     would_create = play([rbac_task(**deployer(namespace))], check=True, diff=True)
     assert would_create.rc == 0, would_create.stdout
     assert would_create.task("rbac").changed
@@ -231,17 +200,16 @@ def test_check_mode_writes_nothing(cluster, kube, namespace, play):
 
     assert play([rbac_task(**deployer(namespace))]).rc == 0
     before = kube.get(RBAC, "Role", "deployer", namespace)
-    would_change = play([rbac_task(**deployer(namespace, rules=DEPLOY_RULES[:1]))], check=True)
-    assert would_change.rc == 0 and would_change.task("rbac").changed
-    would_delete = play([rbac_task(name="deployer", namespace=namespace, state="absent")], check=True)
-    assert would_delete.rc == 0 and would_delete.task("rbac").changed
+    would = play([rbac_task("change", **deployer(namespace, rules=DEPLOY_RULES[:1])),
+                  rbac_task("delete", name="deployer", namespace=namespace, state="absent")], check=True)
+    assert would.rc == 0 and would.task("change").changed and would.task("delete").changed
     assert kube.get(RBAC, "Role", "deployer", namespace) == before
     assert kube.get(RBAC, "RoleBinding", "deployer", namespace) is not None
 
 
 def test_check_mode_before_the_namespace_and_cluster_role_exist_warns(cluster, play):
     missing = cluster.unique_name("t6-missing")
-    reset(cluster)
+    reset_request_log(cluster)
     run = play([rbac_task(name="admins", namespace=missing, cluster_role=f"{missing}-role",
                           subjects=[{"name": "x"}])], check=True, diff=True)
     assert run.rc == 0, run.stdout
@@ -270,15 +238,9 @@ BAD_INPUT = [
 
 
 def test_bad_input_fails_clearly_and_writes_nothing(cluster, kube, namespace, play):
-    # One play for all cases (each task may fail): a playbook run costs more than the checks.
-    tasks = [{**rbac_task(f"case {index}", namespace=namespace,
-                          **(options if "roles" in options else {"name": "bad", **options})),
-              "ignore_errors": True} for index, (options, _) in enumerate(BAD_INPUT)]
-    reset(cluster)
-    run = play(tasks)
-    for index, (_, expected) in enumerate(BAD_INPUT):
-        task = run.task(f"case {index}")
-        assert task.failed and expected in task.msg, (index, task.msg)
+    reset_request_log(cluster)
+    assert_each_case_fails(play, BAD_INPUT, lambda name, options: rbac_task(
+        name, namespace=namespace, **(options if "roles" in options else {"name": "bad", **options})))
     assert kube.list(RBAC, "Role", namespace) == [] and kube.list(RBAC, "RoleBinding", namespace) == []
     if cluster.controls:
         assert cluster.controls.writes() == []
@@ -286,7 +248,7 @@ def test_bad_input_fails_clearly_and_writes_nothing(cluster, kube, namespace, pl
 
 def test_a_missing_namespace_fails_before_any_write(cluster, kube, play):
     missing = cluster.unique_name("t6-missing")
-    reset(cluster)
+    reset_request_log(cluster)
     run = play([rbac_task(**deployer(missing))])
     assert run.rc != 0
     assert run.task("rbac").msg == (f'Cannot ensure the RBAC objects: namespace "{missing}" does not exist; '

@@ -5,49 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.playbook import run_tasks, use_project_module_utils
-
-use_project_module_utils()
-
-from ansible.module_utils.kube_client import connect  # noqa: E402
-from ansible.module_utils.kube_service import KubeService  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cache_home(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("cache"))
-
-
-@pytest.fixture
-def kube(cluster, cache_home, monkeypatch):
-    """In-process admin access to the cluster, to arrange and check what the tasks did."""
-    monkeypatch.setenv("XDG_CACHE_HOME", cache_home)
-    return KubeService(connect({"kubeconfig": str(cluster.kubeconfig_path)}))
-
-
-@pytest.fixture
-def play(cluster, cache_home, tmp_path):
-    runs = iter(range(1000))
-
-    def run(tasks, **options):
-        env = {"XDG_CACHE_HOME": cache_home, **options.pop("env", {})}
-        return run_tasks(tasks, tmp_path=tmp_path / f"run{next(runs)}", kubeconfig=cluster.kubeconfig_path,
-                         env=env, **options)
-
-    return run
+from tests.integration.support import (
+    as_field_manager,
+    assert_each_case_fails,
+    persisted_writes,
+    reset_request_log,
+)
 
 
 def accounts_task(task_name="accounts", **options):
     return {"name": task_name, "k8s_service_account": options}
-
-
-def persisted_writes(controls):
-    return [w for w in controls.writes() if "dryRun=All" not in w[2]]
-
-
-def reset(cluster):
-    if cluster.controls:
-        cluster.controls.reset()
 
 
 PIPELINE_ACCOUNTS = [
@@ -74,7 +41,7 @@ def test_create_several_then_a_second_run_reads_once_and_writes_nothing(cluster,
     versions = {name: kube.get("v1", "ServiceAccount", name, namespace)["metadata"]["resourceVersion"]
                 for name in ("builder", "deployer", "namespace-admin")}
 
-    reset(cluster)
+    reset_request_log(cluster)
     second = play([accounts_task(namespace=namespace, service_accounts=PIPELINE_ACCOUNTS)])
     assert second.rc == 0, second.stdout
     assert not second.task("accounts").changed
@@ -102,7 +69,7 @@ def test_update_in_place_keeps_secrets_others_added(kube, namespace, play):
                                secrets=["git"], image_pull_secrets=["pull-a"])]).rc == 0
     before = kube.get("v1", "ServiceAccount", "builder", namespace)
     # Another tool links one more mountable secret (secrets is a list keyed by name: shared safely).
-    KubeService(kube.client, field_manager="someone-else").apply(
+    as_field_manager(kube, "someone-else").apply(
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": {"name": "builder", "namespace": namespace}, "secrets": [{"name": "theirs"}]})
 
@@ -149,7 +116,7 @@ def test_delete_then_delete_again(kube, namespace, play):
 
 
 def test_check_mode_writes_nothing(cluster, kube, namespace, play):
-    reset(cluster)
+    reset_request_log(cluster)
     would_create = play([accounts_task(namespace=namespace, service_accounts=PIPELINE_ACCOUNTS)], check=True,
                         diff=True)
     assert would_create.rc == 0, would_create.stdout
@@ -172,7 +139,7 @@ def test_check_mode_writes_nothing(cluster, kube, namespace, play):
 
 def test_check_mode_in_a_namespace_not_created_yet_warns(cluster, kube, play):
     missing = cluster.unique_name("t6-missing")
-    reset(cluster)
+    reset_request_log(cluster)
     run = play([accounts_task(name="builder", namespace=missing)], check=True, diff=True)
     assert run.rc == 0, run.stdout
     task = run.task("accounts")
@@ -192,14 +159,9 @@ BAD_INPUT = [
 
 
 def test_bad_input_fails_clearly_and_writes_nothing(cluster, kube, namespace, play):
-    # One play for all cases (each task may fail): a playbook run costs more than the checks.
-    tasks = [{**accounts_task(f"case {index}", namespace=namespace, **options), "ignore_errors": True}
-             for index, (options, _) in enumerate(BAD_INPUT)]
-    reset(cluster)
-    run = play(tasks)
-    for index, (_, expected) in enumerate(BAD_INPUT):
-        task = run.task(f"case {index}")
-        assert task.failed and expected in task.msg, (index, task.msg)
+    reset_request_log(cluster)
+    assert_each_case_fails(play, BAD_INPUT,
+                           lambda name, options: accounts_task(name, namespace=namespace, **options))
     assert kube.list("v1", "ServiceAccount", namespace, field_selector="metadata.name!=default") == []
     if cluster.controls:
         assert cluster.controls.writes() == []
@@ -207,7 +169,7 @@ def test_bad_input_fails_clearly_and_writes_nothing(cluster, kube, namespace, pl
 
 def test_a_missing_namespace_fails_before_any_write(cluster, kube, play):
     missing = cluster.unique_name("t6-missing")
-    reset(cluster)
+    reset_request_log(cluster)
     run = play([accounts_task(namespace=missing, service_accounts=[{"name": "a"}, {"name": "b"}])])
     assert run.rc != 0
     assert run.task("accounts").msg == (

@@ -46,7 +46,7 @@ def test_fresh_token_on_disk_is_kept_and_returned(tmp_path):
     assert needs_write is False and kept == old
 
 
-@pytest.mark.parametrize("old_token", [_jwt(60), "opaque-old"])
+@pytest.mark.parametrize("old_token", [_jwt(60), "opaque-old"], ids=["expiring-jwt", "opaque-old"])
 def test_expiring_or_opaque_different_token_is_replaced(tmp_path, old_token):
     dest, new = tmp_path / "k.yml", _config(_jwt(3600))
     _write(dest, _config(old_token))

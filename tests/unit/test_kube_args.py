@@ -124,3 +124,38 @@ def test_validate_params_completes_and_rejects_like_ansible_module(monkeypatch):
         validate_params(spec, {"wait": "maybe"})
     assert error.value.msg.startswith("Invalid task arguments: ")
     assert "missing required arguments: name" in error.value.msg
+
+
+ITEM_OPTIONS = {"labels": {"type": "dict"}, "allowed": {"type": "list", "default": []}}
+
+
+def test_requested_turns_either_form_into_elements():
+    from ansible.module_utils.kube_args import option_at, requested
+
+    single = {"name": "a", "namespace": "ns", "labels": {"x": "y"}, "allowed": [], "items": None}
+    assert requested(single, "items", ITEM_OPTIONS, one="item", shared=("namespace",)) == [
+        ("", {"name": "a", "namespace": "ns", "labels": {"x": "y"}, "allowed": []})]
+    listed = {"name": None, "namespace": "ns", "labels": None, "allowed": [],
+              "items": [{"name": "a", "namespace": None}, {"name": "b", "namespace": "other"}]}
+    assert requested(listed, "items", ITEM_OPTIONS, one="item", shared=("namespace",)) == [
+        ("items[0]", {"name": "a", "namespace": "ns"}), ("items[1]", {"name": "b", "namespace": "other"})]
+    assert option_at("items[1]", "labels") == "items[1].labels" and option_at("", "labels") == "labels"
+    nameless = {"labels": None, "allowed": [{"verb": "get"}], "items": None}
+    assert requested(nameless, "items", ITEM_OPTIONS) == [
+        ("", {"labels": None, "allowed": [{"verb": "get"}]})]
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"name": "a", "labels": None, "allowed": [], "items": [{"name": "b"}]},
+     "Invalid value for option 'name': it cannot be combined with items; move name into the elements"),
+    ({"name": None, "labels": None, "allowed": [{"verb": "get"}], "items": [{"name": "b"}]},
+     "option 'allowed': it cannot be combined with items"),
+    ({"name": None, "labels": None, "allowed": [], "items": None},
+     "option 'name': neither name nor items is given; give the name of one item, or a items list"),
+])
+def test_requested_refuses_mixed_or_missing_forms(params, message):
+    from ansible.module_utils.kube_args import requested
+
+    with pytest.raises(KubeError) as raised:
+        requested(params, "items", ITEM_OPTIONS, one="item")
+    assert message in raised.value.msg

@@ -159,3 +159,33 @@ def test_atomic_maps_and_defaulted_list_keys_as_a_real_server_records_them():
     assert fields_match(recorded, service)
     assert not fields_match(recorded, {"spec": {"ports": [{"port": 81, "targetPort": 8080}],
                                                 "selector": {"a": "b"}}})
+
+
+def test_a_binding_whose_atomic_role_ref_we_own_whole_is_a_noop():
+    desired = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "b", "namespace": "n"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+               "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "n"}]}
+    live = copy.deepcopy(desired)
+    live["metadata"]["managedFields"] = [{"manager": "tekton-cd", "operation": "Apply",
+                                          "apiVersion": "rbac.authorization.k8s.io/v1",
+                                          "fieldsV1": {"f:roleRef": {}, "f:subjects": {}}}]
+    assert is_noop(desired, live)
+    other_role = copy.deepcopy(live)
+    other_role["roleRef"]["name"] = "other"
+    assert not is_noop(desired, other_role)
+
+
+def test_a_bare_object_is_a_noop_without_any_entry_of_ours():
+    bare = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa", "namespace": "n"}}
+    live = {**copy.deepcopy(bare), "secrets": [{"name": "x"}]}
+    live["metadata"]["managedFields"] = [{"manager": "kube-controller-manager", "operation": "Update",
+                                          "apiVersion": "v1", "fieldsV1": {"f:secrets": {}}}]
+    assert is_noop(bare, live)
+    assert not is_noop(bare, None)
+    # labels we set earlier and no longer want must be applied away
+    ours = copy.deepcopy(live)
+    ours["metadata"]["managedFields"].append({"manager": "tekton-cd", "operation": "Apply",
+                                              "apiVersion": "v1",
+                                              "fieldsV1": {"f:metadata": {"f:labels": {"f:a": {}}}}})
+    assert not is_noop(bare, ours)

@@ -145,3 +145,27 @@ def test_connection_resets_are_retried(emulator, service, namespace):
     emulator.controls.fail_next(verb="PATCH", path="/configmaps/", status="reset", count=1)
     assert service.apply(config_map(namespace)).changed
     assert [r[0] for r in emulator.controls.requests()].count("PATCH") == 2
+
+
+def test_read_all_exposes_the_live_objects_and_apply_all_reuses_them(cluster, service, namespace):
+    objects = [*accounts(namespace, 2), config_map(namespace)]
+    service.apply(objects[0])
+    before = service.client.request_count
+    live = service.read_all(objects)
+    assert service.client.request_count - before == 2  # LIST service accounts + GET the config map
+    assert live.of(objects[0])["metadata"]["name"] == "sa0"
+    assert live.of(objects[1]) is None and live.of(objects[2]) is None
+    assert service.missing_namespaces(objects, live) == []
+    changes = service.apply_all(objects, live=live)
+    assert [c.changed for c in changes] == [False, True, True]
+    assert service.client.request_count - before == 4  # no second read: only the two applies
+
+
+def test_missing_namespaces_asks_only_about_empty_ones(service, namespace):
+    gone = f"{namespace}-missing"
+    objects = [*accounts(namespace, 1), *accounts(gone, 1)]
+    service.apply(objects[0])
+    live = service.read_all(objects)
+    before = service.client.request_count
+    assert service.missing_namespaces(objects, live) == [gone]
+    assert service.client.request_count - before == 1

@@ -175,8 +175,9 @@ def sa_params(**given):
 def test_a_service_account_carries_only_the_options_given():
     params = sa_params(name="builder", labels={"a": "b"}, image_pull_secrets=["pull"], secrets=["git"],
                        automount_token=False)
-    (account,) = accounts.accounts_of(params)
-    accounts.validate(params, [account])
+    ((where, account),) = accounts.accounts_of(params)
+    accounts.validate(params, [(where, account)])
+    assert where == ""
     assert accounts.desired_account("ci", account) == {
         "apiVersion": "v1", "kind": "ServiceAccount",
         "metadata": {"name": "builder", "namespace": "ci", "labels": {"a": "b"}},
@@ -184,7 +185,7 @@ def test_a_service_account_carries_only_the_options_given():
         "automountServiceAccountToken": False,
     }
     # Empty lists are left out, so that server-side apply drops what this task set before.
-    (bare,) = accounts.accounts_of(sa_params(name="b", image_pull_secrets=[], secrets=[], labels={}))
+    ((_, bare),) = accounts.accounts_of(sa_params(name="b", image_pull_secrets=[], secrets=[], labels={}))
     assert accounts.desired_account("ci", bare) == {"apiVersion": "v1", "kind": "ServiceAccount",
                                                     "metadata": {"name": "b", "namespace": "ci"}}
 

@@ -22,24 +22,22 @@ import json
 import os
 import secrets
 import shlex
-import signal
 import ssl
-import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
+from tests.emulator.daemon import Daemon, command_parser, stop_requested
+
 STATE_FILE = "ibmcloud.json"
 ENV_FILE = "ibmcloud.env"
 PID_FILE = "ibmcloud.pid"
 CA_FILE = "ibmcloud-ca.crt"
 LOG_FILE = "ibmcloud.log"
 IAM_USER = "IAM#demo@example.invalid"
+DAEMON = Daemon(label="fake IBM Cloud", module="tests.emulator.ibmcloud", pid_file=PID_FILE,
+                log_file=LOG_FILE, state_files=(PID_FILE, STATE_FILE, ENV_FILE))
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -77,9 +75,7 @@ def serve(state_dir: Path, kubeconfig: Path, cluster_name: str, cluster_type: st
     from tests.emulator.ibmcloud.fixtures import ClusterTarget, FakeIBMCloud
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_requested()
     target = ClusterTarget.from_kubeconfig(kubeconfig)
     target = dataclasses.replace(target, token=_iam_user_token(target))
     with FakeIBMCloud(target, registry_region=region) as cloud:
@@ -109,29 +105,8 @@ def serve(state_dir: Path, kubeconfig: Path, cluster_name: str, cluster_type: st
         (state_dir / PID_FILE).write_text(f"{os.getpid()}\n")
         print(f"fake IBM Cloud serving on {cloud.url}; cluster {cluster_name!r} -> {target.url}", flush=True)
         stop.wait()
-    for name in (PID_FILE, STATE_FILE, ENV_FILE):
-        (state_dir / name).unlink(missing_ok=True)
+    DAEMON.forget(state_dir)
     return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    # A recycled pid running something else is not our server.
-    return not cmdline.exists() or b"tests.emulator.ibmcloud" in cmdline.read_bytes()
-
-
-def _running_pid(state_dir: Path) -> int | None:
-    try:
-        pid = int((state_dir / PID_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if _alive(pid) else None
 
 
 def _answers(state_dir: Path) -> bool:
@@ -149,121 +124,44 @@ def _answers(state_dir: Path) -> bool:
 
 
 def start(state_dir: Path, kubeconfig: Path, cluster_name: str, cluster_type: str, region: str) -> int:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    pid = _running_pid(state_dir)
-    if pid is not None:
-        print(f"fake IBM Cloud already running (pid {pid}); state in {state_dir}")
-        return 0
-    if not kubeconfig.is_file():
-        print(
-            f"kubeconfig {kubeconfig} does not exist; start the cluster first "
-            "(python -m tests.emulator start --state-dir DIR) and pass DIR/kubeconfig",
-            file=sys.stderr,
-        )
-        return 1
-    for name in (PID_FILE, STATE_FILE, ENV_FILE):
-        (state_dir / name).unlink(missing_ok=True)
-    project_root = Path(__file__).resolve().parents[3]
-    log = open(state_dir / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child process
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.emulator.ibmcloud",
-            "serve",
-            "--state-dir",
-            str(state_dir),
-            "--kubeconfig",
-            str(kubeconfig),
-            "--cluster",
-            cluster_name,
-            "--cluster-type",
-            cluster_type,
-            "--registry-region",
-            region,
-        ],
-        cwd=project_root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
+    def refusal() -> str | None:
+        if kubeconfig.is_file():
+            return None
+        return (f"kubeconfig {kubeconfig} does not exist; start the cluster first "
+                "(python -m tests.emulator start --state-dir DIR) and pass DIR/kubeconfig")
+
+    def url() -> str:
+        return json.loads((state_dir / STATE_FILE).read_text())["url"]
+
+    return DAEMON.start(
+        state_dir,
+        ["--kubeconfig", str(kubeconfig), "--cluster", cluster_name, "--cluster-type", cluster_type,
+         "--registry-region", region],
+        ready=lambda: (state_dir / PID_FILE).exists() and _answers(state_dir),
+        ready_message=lambda pid: f"fake IBM Cloud ready on {url()} (pid {pid}); cluster {cluster_name!r}; "
+                                  f"endpoints and demo API key in {state_dir / ENV_FILE}",
+        running_message=lambda pid: f"fake IBM Cloud already running (pid {pid}); state in {state_dir}",
+        refusal=refusal,
     )
-    log.close()
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            print(
-                f"fake IBM Cloud exited (code {process.returncode}); see {state_dir / LOG_FILE}",
-                file=sys.stderr,
-            )
-            return 1
-        if (state_dir / PID_FILE).exists() and _answers(state_dir):
-            url = json.loads((state_dir / STATE_FILE).read_text())["url"]
-            print(
-                f"fake IBM Cloud ready on {url} (pid {process.pid}); cluster {cluster_name!r}; "
-                f"endpoints and demo API key in {state_dir / ENV_FILE}"
-            )
-            return 0
-        time.sleep(0.05)
-    process.terminate()
-    print(
-        f"fake IBM Cloud not ready after {START_TIMEOUT:.0f} s; see {state_dir / LOG_FILE}", file=sys.stderr
-    )
-    return 1
 
 
 def stop(state_dir: Path) -> int:
-    pid = _running_pid(state_dir)
-    if pid is None:
-        print(f"no fake IBM Cloud running from {state_dir}")
-        return 0
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.05)
-    if _alive(pid):
-        print(f"fake IBM Cloud (pid {pid}) did not stop within {STOP_TIMEOUT:.0f} s", file=sys.stderr)
-        return 1
-    for name in (PID_FILE, STATE_FILE, ENV_FILE):
-        (state_dir / name).unlink(missing_ok=True)
-    print(f"fake IBM Cloud (pid {pid}) stopped")
-    return 0
+    return DAEMON.stop(state_dir)
+
+
+def _server_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--kubeconfig", required=True, type=Path,
+                         help="admin kubeconfig of the cluster the fake's cluster points at")
+    command.add_argument("--cluster", default="demo", help="name of the fake's cluster (default: demo)")
+    command.add_argument("--cluster-type", choices=("kubernetes", "openshift"), default="kubernetes",
+                         help="kubernetes (IKS, default) or openshift (ROKS)")
+    command.add_argument("--registry-region", default="us-south",
+                         help="region of the fake Container Registry (default: us-south)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.emulator.ibmcloud", description=__doc__.split("\n\n")[0]
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("start", "serve", "stop"):
-        command = commands.add_parser(name)
-        command.add_argument(
-            "--state-dir",
-            required=True,
-            type=Path,
-            help="directory for ibmcloud.json, ibmcloud.env, the CA, pid and log",
-        )
-        if name != "stop":
-            command.add_argument(
-                "--kubeconfig",
-                required=True,
-                type=Path,
-                help="admin kubeconfig of the cluster the fake's cluster points at",
-            )
-            command.add_argument(
-                "--cluster", default="demo", help="name of the fake's cluster (default: demo)"
-            )
-            command.add_argument(
-                "--cluster-type",
-                choices=("kubernetes", "openshift"),
-                default="kubernetes",
-                help="kubernetes (IKS, default) or openshift (ROKS)",
-            )
-            command.add_argument(
-                "--registry-region",
-                default="us-south",
-                help="region of the fake Container Registry (default: us-south)",
-            )
+    parser = command_parser("python -m tests.emulator.ibmcloud", __doc__.split("\n\n")[0],
+                            "directory for ibmcloud.json, ibmcloud.env, the CA, pid and log", _server_options)
     args = parser.parse_args(argv)
     state_dir = args.state_dir.resolve()
     if args.command == "stop":

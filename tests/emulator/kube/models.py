@@ -1189,6 +1189,7 @@ class ClusterState:
             self._establish_crds()
             pending = self._finalize_namespaces()
             self._collect_garbage()
+            self._release_unused_claims()
             for controller in list(self.controllers):
                 pending = bool(controller(self)) or pending
         return pending or self._dirty
@@ -1323,6 +1324,29 @@ class ClusterState:
                 self.delete(
                     rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], gc, "Background"
                 )
+
+    def _release_unused_claims(self) -> None:
+        """The pvc-protection controller: a deleted PVC keeps its `kubernetes.io/pvc-protection`
+        finalizer while a pod that has not finished still mounts it, and loses it (so is removed)
+        once none does."""
+        claims, pods = self.rtype("", "v1", "persistentvolumeclaims"), self.rtype("", "v1", "pods")
+        for claim in list(self._bucket(claims).values()):
+            metadata = claim["metadata"]
+            if not metadata.get("deletionTimestamp") or "kubernetes.io/pvc-protection" not in (
+                metadata.get("finalizers") or []
+            ):
+                continue
+            in_use = any(
+                pod["metadata"].get("namespace") == metadata["namespace"]
+                and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                and any(
+                    (volume.get("persistentVolumeClaim") or {}).get("claimName") == metadata["name"]
+                    for volume in (pod.get("spec") or {}).get("volumes") or []
+                )
+                for pod in self._bucket(pods).values()
+            )
+            if not in_use:
+                self._drop_finalizer(claims, claim, "kubernetes.io/pvc-protection")
 
     def _drop_finalizer(self, rtype: ResourceType, obj: dict, finalizer: str) -> None:
         current = self.find(rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])

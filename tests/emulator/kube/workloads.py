@@ -7,10 +7,16 @@ ready (or complete, or bound), shaped as the real controllers write it, so waiti
 workload whose kind and name match a registered failure fails instead: a Job reports
 `Failed` (BackoffLimitExceeded), a Deployment `ProgressDeadlineExceeded`. Switch it off with
 `enabled = False` to keep workloads pending forever.
+
+Like the StatefulSet controller, it also creates each StatefulSet's PersistentVolumeClaims from
+its volumeClaimTemplates (owned by the set when its retention policy deletes them with it), so
+uninstalling a chart removes or keeps them as on a real cluster.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import re
 import threading
 import time
@@ -74,6 +80,8 @@ class WorkloadSimulator:
                 generation = metadata.get("generation", 0)
                 if self._settled(obj):
                     continue
+                if obj["kind"] == "StatefulSet":
+                    self._claim_volumes(state, obj, ctx)
                 key = (metadata["uid"], generation)
                 first = self._first_seen.setdefault(key, now)
                 if now - first < self.delay:
@@ -92,6 +100,44 @@ class WorkloadSimulator:
                 except exceptions.ApiError:
                     pending = True  # changed meanwhile: try again on the next pass
         return pending
+
+    @staticmethod
+    def _claim_volumes(state: ClusterState, statefulset: dict, ctx: RequestContext) -> None:
+        """What the StatefulSet controller does before it creates each pod: a PVC per
+        volumeClaimTemplate and ordinal, "<template>-<set>-<ordinal>", labelled with the template's
+        labels and the set's selector, and owned by the set when its retention policy deletes
+        claims with it (so the garbage collector removes them on uninstall, as on v1.28.7)."""
+        metadata, spec = statefulset["metadata"], statefulset.get("spec") or {}
+        namespace = metadata["namespace"]
+        claims = state.registry.get("", "v1", "persistentvolumeclaims")
+        retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+        owned = retention.get("whenDeleted") == "Delete"
+        selector = (spec.get("selector") or {}).get("matchLabels") or {}
+        for template in spec.get("volumeClaimTemplates") or []:
+            for ordinal in range(spec.get("replicas", 1)):
+                name = f"{template['metadata']['name']}-{metadata['name']}-{ordinal}"
+                if state.find(claims, namespace, name) is not None:
+                    continue  # the real controller never adopts or rewrites an existing claim
+                claim_metadata = {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": {**(template["metadata"].get("labels") or {}), **selector},
+                }
+                if template["metadata"].get("annotations"):
+                    claim_metadata["annotations"] = dict(template["metadata"]["annotations"])
+                if owned:
+                    claim_metadata["ownerReferences"] = [
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "StatefulSet",
+                            "name": metadata["name"],
+                            "uid": metadata["uid"],
+                        }
+                    ]
+                body = {"metadata": claim_metadata, "spec": copy.deepcopy(template.get("spec") or {})}
+                # Refused e.g. in a terminating namespace: the real controller fails the same way.
+                with contextlib.suppress(exceptions.ApiError):
+                    state.create(claims, namespace, body, ctx)
 
     @staticmethod
     def _settled(obj: dict) -> bool:
