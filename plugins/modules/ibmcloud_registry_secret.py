@@ -218,7 +218,7 @@ import re  # noqa: E402
 
 from ansible.module_utils.basic import env_fallback  # noqa: E402
 from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import check_labels, is_dns_subdomain, is_rfc1123_label  # noqa: E402
+from ansible.module_utils.kube_names import check_labels, check_namespace_name, is_dns_subdomain  # noqa: E402
 from ansible.module_utils.kube_runner import run_module  # noqa: E402
 
 REGISTRY_USER = "iamapikey"
@@ -268,9 +268,7 @@ def validate(params):
     if not params["namespaces"]:
         raise KubeError.invalid("namespaces", "the list is empty", "name at least one namespace")
     for namespace in params["namespaces"]:
-        if not is_rfc1123_label(namespace):
-            raise KubeError.invalid("namespaces", f"{namespace!r} is not a valid namespace name",
-                                    "use lowercase RFC 1123 labels (a-z, 0-9 and '-', at most 63 characters)")
+        check_namespace_name("namespaces", namespace)
     for index, account in enumerate(params["service_accounts"]):
         if not is_dns_subdomain(account["name"]):
             raise KubeError.invalid(f"service_accounts[{index}].name",

@@ -167,6 +167,8 @@ def test_missing_namespace_and_account_fail_before_any_write(kube, namespace, pl
 def test_bad_input_changes_nothing(kube, namespace, play, fake):
     cases = [
         ({"name": "Bad_Name", "namespaces": [namespace]}, "is not a valid Secret name"),
+        ({"name": "icr", "namespaces": [namespace, "Bad_NS"]},
+         "Invalid value for option 'namespaces': 'Bad_NS' is not a valid namespace name"),
         ({"name": "icr", "namespaces": [namespace], "region": "mars-1"},
          "Registry region 'mars-1' is not known"),
         ({"name": "icr", "namespaces": [namespace], "registry_namespace": "X"}, "is not valid"),
