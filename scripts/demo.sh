@@ -16,8 +16,8 @@ fi
 export PATH=$BIN:$PATH ANSIBLE_CONFIG=$ROOT/ansible.cfg
 
 stop_all() {
-  "$BIN/python" -m tests.emulator.ibmcloud stop --state-dir "$STATE/ibmcloud" >/dev/null || true
-  "$BIN/python" -m tests.emulator stop --state-dir "$STATE/cluster" >/dev/null || true
+  "$BIN/python" -m emulator.ibmcloud stop --state-dir "$STATE/ibmcloud" >/dev/null || true
+  "$BIN/python" -m emulator stop --state-dir "$STATE/cluster" >/dev/null || true
 }
 
 # Leftovers of an interrupted demo are stopped; every demo starts from an empty cluster.
@@ -26,8 +26,8 @@ rm -rf "$STATE"
 mkdir -p "$STATE"
 trap stop_all EXIT
 
-"$BIN/python" -m tests.emulator start --state-dir "$STATE/cluster"
-"$BIN/python" -m tests.emulator.ibmcloud start --state-dir "$STATE/ibmcloud" \
+"$BIN/python" -m emulator start --state-dir "$STATE/cluster"
+"$BIN/python" -m emulator.ibmcloud start --state-dir "$STATE/ibmcloud" \
   --kubeconfig "$STATE/cluster/kubeconfig" --cluster demo
 
 run_site() {

@@ -117,7 +117,7 @@ def cluster(tmp_path_factory):
             pytest.exit(f"{REAL_KUBECONFIG_ENV}={real} is not a readable kubeconfig file; fix or unset it", 2)
         yield ClusterUnderTest(path, _real_kubeconfig_dict(path))
         return
-    from tests.emulator import EmulatedCluster
+    from emulator import EmulatedCluster
 
     with EmulatedCluster() as emulator:
         path = emulator.write_kubeconfig(tmp_path_factory.mktemp("emulated-cluster") / "kubeconfig")
@@ -162,7 +162,7 @@ def openshift_emulator(tmp_path_factory):
     OpenShift code paths; skipped on a real cluster, which is not OpenShift here."""
     if os.environ.get(REAL_KUBECONFIG_ENV):
         pytest.skip("the OpenShift paths run against the emulator only")
-    from tests.emulator import EmulatedCluster
+    from emulator import EmulatedCluster
 
     with EmulatedCluster(openshift=True) as emulator:
         path = emulator.write_kubeconfig(tmp_path_factory.mktemp("emulated-openshift") / "kubeconfig")

@@ -100,7 +100,7 @@ def test_pod_logs_come_from_the_emulator(api, emulator, namespace):
 
 def test_command_line_start_and_stop(tmp_path):
     state = tmp_path / "state"
-    run = [sys.executable, "-m", "tests.emulator"]
+    run = [sys.executable, "-m", "emulator"]
     started = subprocess.run(
         [*run, "start", "--state-dir", str(state)],
         cwd=PROJECT_ROOT,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.emulator.ibmcloud.fixtures import FakeIBMCloud, fake_ibmcloud, ibmcloud_target_cluster  # noqa: F401
+from tests.ibmcloud_fixtures import FakeIBMCloud, fake_ibmcloud, ibmcloud_target_cluster  # noqa: F401
 from tests.playbook import isolated_environment, run_tasks
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.emulator.ibmcloud.fixtures import FakeIBMCloud
+from tests.ibmcloud_fixtures import FakeIBMCloud
 from tests.integration.support import assert_each_case_fails, persisted_writes, reset_request_log
 from tests.playbook import isolated_environment, task_runner
 

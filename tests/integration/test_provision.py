@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator.ibmcloud.fixtures import ClusterTarget, fake_ibmcloud  # noqa: F401
+from tests.ibmcloud_fixtures import ClusterTarget, fake_ibmcloud  # noqa: F401
 from tests.playbook import ROOT, VENV_BIN, run_tasks
 
 # Variables of the caller's environment that would change what the run does.
@@ -210,7 +210,7 @@ def test_login_failures_are_reported_in_full_despite_no_log(fake_ibmcloud, tmp_p
 
 
 def test_fake_ibmcloud_command_line_serves_in_front_of_a_cluster_and_stops(cluster, tmp_path):
-    """python -m tests.emulator.ibmcloud, as scripts/demo.sh and Molecule use it."""
+    """python -m emulator.ibmcloud, as scripts/demo.sh and Molecule use it."""
     import json
     import stat
 
@@ -219,7 +219,7 @@ def test_fake_ibmcloud_command_line_serves_in_front_of_a_cluster_and_stops(clust
     state = tmp_path / "ibmcloud"
 
     def cli(*args):
-        return subprocess.run([str(VENV_BIN / "python"), "-m", "tests.emulator.ibmcloud", *args,
+        return subprocess.run([str(VENV_BIN / "python"), "-m", "emulator.ibmcloud", *args,
                                "--state-dir", str(state)], cwd=ROOT, capture_output=True, text=True,
                               timeout=60, check=False)
 

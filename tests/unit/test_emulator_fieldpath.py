@@ -1,4 +1,4 @@
-from tests.emulator.kube.fieldpath import (
+from emulator.kube.fieldpath import (
     from_fields_v1,
     key_element,
     lookup,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.emulator.kube import exceptions
-from tests.emulator.kube.models import ClusterState, RequestContext
+from emulator.kube import exceptions
+from emulator.kube.models import ClusterState, RequestContext
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_watch_events_are_kept_in_order(state):
 
 
 def test_workload_simulator_reports_ready_complete_and_failed(state):
-    from tests.emulator.kube.workloads import WorkloadSimulator
+    from emulator.kube.workloads import WorkloadSimulator
 
     simulator = WorkloadSimulator(delay=0)
     state.controllers.append(simulator)
@@ -164,7 +164,7 @@ def test_workload_simulator_reports_ready_complete_and_failed(state):
 
 
 def test_watching_from_a_compacted_version_is_expired(state, monkeypatch):
-    from tests.emulator.kube import models
+    from emulator.kube import models
 
     monkeypatch.setattr(models, "MAX_EVENTS", 5)
     configmaps = rtype(state, "configmaps")

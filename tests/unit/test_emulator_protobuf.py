@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.emulator.kube import exceptions, protobuf
+from emulator.kube import exceptions, protobuf
 
 
 def varint(value: int) -> bytes:

@@ -3,10 +3,10 @@ fidelity rules, tested without a socket."""
 
 import pytest
 
-from tests.emulator.kube import exceptions, openapi, patches, urls
-from tests.emulator.kube.rbac import Attributes, Authorizer, Identity, rule_allows
-from tests.emulator.kube.selectors import FieldSelector, LabelSelector
-from tests.emulator.kube.typed import BuiltinNode
+from emulator.kube import exceptions, openapi, patches, urls
+from emulator.kube.rbac import Attributes, Authorizer, Identity, rule_allows
+from emulator.kube.selectors import FieldSelector, LabelSelector
+from emulator.kube.typed import BuiltinNode
 
 
 @pytest.mark.parametrize(

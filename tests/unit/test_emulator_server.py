@@ -3,7 +3,7 @@ import urllib.request
 
 from aiohttp import web
 
-from tests.emulator.server import BackgroundServer
+from emulator.server import BackgroundServer
 
 
 def _app():

@@ -1,8 +1,8 @@
 import pytest
 
-from tests.emulator.kube import ssa
-from tests.emulator.kube.exceptions import ApiError
-from tests.emulator.kube.typed import BuiltinNode, node_from_openapi, object_node
+from emulator.kube import ssa
+from emulator.kube.exceptions import ApiError
+from emulator.kube.typed import BuiltinNode, node_from_openapi, object_node
 
 NOW = "2026-01-01T00:00:00Z"
 LATER = "2026-01-01T00:01:00Z"

@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from tests.emulator.ibmcloud.fixtures import FakeIBMCloud
+from tests.ibmcloud_fixtures import FakeIBMCloud
 from tests.playbook import use_project_module_utils
 
 use_project_module_utils()  # the modules import their helpers as ansible.module_utils.<name>

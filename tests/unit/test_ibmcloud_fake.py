@@ -7,8 +7,8 @@ import json
 import pytest
 import requests
 
-from tests.emulator.ibmcloud import exceptions, models
-from tests.emulator.ibmcloud.fixtures import FakeIBMCloud
+from emulator.ibmcloud import exceptions, models
+from tests.ibmcloud_fixtures import FakeIBMCloud
 
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.emulator.kube import exceptions
+from emulator.kube import exceptions
 
 _REQUIREMENT = re.compile(
     r"""\s*(?P<neg>!)?\s*(?P<key>[A-Za-z0-9][-A-Za-z0-9_./]*)\s*

@@ -18,7 +18,7 @@ import string
 import threading
 import time
 
-from tests.emulator.ibmcloud import exceptions
+from emulator.ibmcloud import exceptions
 
 
 class Clock:

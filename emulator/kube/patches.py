@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 import json
 
-from tests.emulator.kube import exceptions
-from tests.emulator.kube.typed import BuiltinNode, Node
+from emulator.kube import exceptions
+from emulator.kube.typed import BuiltinNode, Node
 
 
 def merge_patch(target, patch):

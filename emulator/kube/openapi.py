@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import re
 
-from tests.emulator.kube.exceptions import FieldError
+from emulator.kube.exceptions import FieldError
 
 _GO_TYPES = {
     "integer": int,

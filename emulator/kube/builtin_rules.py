@@ -10,7 +10,7 @@ import ipaddress
 import re
 import secrets
 
-from tests.emulator.kube.exceptions import FieldError, GoText
+from emulator.kube.exceptions import FieldError, GoText
 
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

@@ -1,6 +1,6 @@
 """Running a test server as a detached process from a command line: start it, wait until it
-answers, keep its pid in the state directory, stop it. `python -m tests.emulator` and
-`python -m tests.emulator.ibmcloud` both declare a `Daemon` and differ only in what they serve and
+answers, keep its pid in the state directory, stop it. `python -m emulator` and
+`python -m emulator.ibmcloud` both declare a `Daemon` and differ only in what they serve and
 how readiness is asked, so scripts/demo.sh and Molecule see one behaviour.
 """
 
@@ -129,5 +129,5 @@ class Daemon:
             return True
         cmdline = Path(f"/proc/{pid}/cmdline")
         # A recycled pid running something else is not our server: the module must be one of its
-        # arguments exactly (tests.emulator is a prefix of tests.emulator.ibmcloud).
+        # arguments exactly (emulator is a prefix of emulator.ibmcloud).
         return not cmdline.exists() or self.module.encode() in cmdline.read_bytes().split(b"\0")

@@ -1,11 +1,11 @@
 """Run the fake IBM Cloud from the command line, in front of a running Kubernetes API server.
 
-  python -m tests.emulator.ibmcloud start --state-dir DIR --kubeconfig KUBECONFIG [--cluster NAME]
-  python -m tests.emulator.ibmcloud stop  --state-dir DIR
-  python -m tests.emulator.ibmcloud serve --state-dir DIR --kubeconfig KUBECONFIG   (foreground)
+  python -m emulator.ibmcloud start --state-dir DIR --kubeconfig KUBECONFIG [--cluster NAME]
+  python -m emulator.ibmcloud stop  --state-dir DIR
+  python -m emulator.ibmcloud serve --state-dir DIR --kubeconfig KUBECONFIG   (foreground)
 
 KUBECONFIG is the admin kubeconfig of the cluster the fake's IKS cluster NAME (default "demo")
-stands for, e.g. the one `python -m tests.emulator start` wrote. On the emulated cluster the API
+stands for, e.g. the one `python -m emulator start` wrote. On the emulated cluster the API
 key's IAM user gets its own token (group system:masters, as IKS maps the IAM Manager role to
 cluster-admin); on another cluster the kubeconfig's own token stands in for it.
 
@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.emulator.daemon import Daemon, command_parser, stop_requested
+from emulator.daemon import Daemon, command_parser, stop_requested
 
 STATE_FILE = "ibmcloud.json"
 ENV_FILE = "ibmcloud.env"
@@ -36,7 +36,7 @@ PID_FILE = "ibmcloud.pid"
 CA_FILE = "ibmcloud-ca.crt"
 LOG_FILE = "ibmcloud.log"
 IAM_USER = "IAM#demo@example.invalid"
-DAEMON = Daemon(label="fake IBM Cloud", module="tests.emulator.ibmcloud", pid_file=PID_FILE,
+DAEMON = Daemon(label="fake IBM Cloud", module="emulator.ibmcloud", pid_file=PID_FILE,
                 log_file=LOG_FILE, state_files=(PID_FILE, STATE_FILE, ENV_FILE))
 
 
@@ -72,7 +72,7 @@ def _iam_user_token(target) -> str:
 def serve(state_dir: Path, kubeconfig: Path, cluster_name: str, cluster_type: str, region: str) -> int:
     import dataclasses
 
-    from tests.emulator.ibmcloud.fixtures import ClusterTarget, FakeIBMCloud
+    from emulator.ibmcloud.fake import ClusterTarget, FakeIBMCloud
 
     state_dir.mkdir(parents=True, exist_ok=True)
     stop = stop_requested()
@@ -128,7 +128,7 @@ def start(state_dir: Path, kubeconfig: Path, cluster_name: str, cluster_type: st
         if kubeconfig.is_file():
             return None
         return (f"kubeconfig {kubeconfig} does not exist; start the cluster first "
-                "(python -m tests.emulator start --state-dir DIR) and pass DIR/kubeconfig")
+                "(python -m emulator start --state-dir DIR) and pass DIR/kubeconfig")
 
     def url() -> str:
         return json.loads((state_dir / STATE_FILE).read_text())["url"]
@@ -160,7 +160,7 @@ def _server_options(command: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = command_parser("python -m tests.emulator.ibmcloud", __doc__.split("\n\n")[0],
+    parser = command_parser("python -m emulator.ibmcloud", __doc__.split("\n\n")[0],
                             "directory for ibmcloud.json, ibmcloud.env, the CA, pid and log", _server_options)
     args = parser.parse_args(argv)
     state_dir = args.state_dir.resolve()

@@ -12,12 +12,12 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from tests.emulator.controls import Controls
-from tests.emulator.kube import exceptions, openshift, protobuf, urls
-from tests.emulator.kube.models import ClusterState, RequestContext, WatchEvent, denial_message
-from tests.emulator.kube.rbac import ANONYMOUS, Attributes, Identity
-from tests.emulator.kube.resources import ResourceType
-from tests.emulator.kube.selectors import FieldSelector, LabelSelector
+from emulator.controls import Controls
+from emulator.kube import exceptions, openshift, protobuf, urls
+from emulator.kube.models import ClusterState, RequestContext, WatchEvent, denial_message
+from emulator.kube.rbac import ANONYMOUS, Attributes, Identity
+from emulator.kube.resources import ResourceType
+from emulator.kube.selectors import FieldSelector, LabelSelector
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import urllib.parse
 
 from aiohttp import web
 
-from tests.emulator.ibmcloud import exceptions
-from tests.emulator.ibmcloud.models import (
+from emulator.ibmcloud import exceptions
+from emulator.ibmcloud.models import (
     FaultInjector,
     IAMBackend,
     Identity,

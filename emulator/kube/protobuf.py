@@ -13,7 +13,7 @@ import base64
 import datetime
 import json
 
-from tests.emulator.kube import exceptions
+from emulator.kube import exceptions
 
 MAGIC = b"k8s\x00"
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"

@@ -1,8 +1,8 @@
 """Run the emulated Kubernetes API server from the command line.
 
-  python -m tests.emulator start --state-dir DIR [--port N]   start detached; returns when ready
-  python -m tests.emulator stop  --state-dir DIR              stop the one started there
-  python -m tests.emulator serve --state-dir DIR [--port N]   run in the foreground
+  python -m emulator start --state-dir DIR [--port N]   start detached; returns when ready
+  python -m emulator stop  --state-dir DIR              stop the one started there
+  python -m emulator serve --state-dir DIR [--port N]   run in the foreground
 
 DIR receives kubeconfig (admin token, mode 0600), url, pid, ca.crt and server.log.
 """
@@ -16,9 +16,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.emulator.daemon import Daemon, command_parser, stop_requested
+from emulator.daemon import Daemon, command_parser, stop_requested
 
-DAEMON = Daemon(label="emulated cluster", module="tests.emulator", pid_file="pid", log_file="server.log",
+DAEMON = Daemon(label="emulated cluster", module="emulator", pid_file="pid", log_file="server.log",
                 state_files=("url", "pid"))
 
 
@@ -34,7 +34,7 @@ def _ready(state_dir: Path) -> bool:
 
 
 def serve(state_dir: Path, port: int, openshift: bool = False) -> int:
-    from tests.emulator.cluster import EmulatedCluster
+    from emulator.cluster import EmulatedCluster
 
     state_dir.mkdir(parents=True, exist_ok=True)
     stop = stop_requested()
@@ -72,7 +72,7 @@ def _server_options(command: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = command_parser("python -m tests.emulator", __doc__.split("\n\n")[0],
+    parser = command_parser("python -m emulator", __doc__.split("\n\n")[0],
                             "directory for kubeconfig, url, pid, certificates and log", _server_options)
     args = parser.parse_args(argv)
     state_dir = args.state_dir.resolve()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import copy
 
-from tests.emulator.kube import exceptions
-from tests.emulator.kube.builtin_rules import validate_name
-from tests.emulator.kube.models import ClusterState, RequestContext
-from tests.emulator.kube.resources import ResourceType
+from emulator.kube import exceptions
+from emulator.kube.builtin_rules import validate_name
+from emulator.kube.models import ClusterState, RequestContext
+from emulator.kube.resources import ResourceType
 
 GROUP = "project.openshift.io"
 API_VERSION = f"{GROUP}/v1"

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from tests.emulator.kube import builtin_rules, exceptions, openapi, patches, ssa
-from tests.emulator.kube.exceptions import FieldError
-from tests.emulator.kube.rbac import Attributes, Authorizer, Identity, default_objects, format_missing
-from tests.emulator.kube.resources import ResourceRegistry, ResourceType, version_priority
-from tests.emulator.kube.selectors import FieldSelector, LabelSelector
-from tests.emulator.kube.typed import object_node
+from emulator.kube import builtin_rules, exceptions, openapi, patches, ssa
+from emulator.kube.exceptions import FieldError
+from emulator.kube.rbac import Attributes, Authorizer, Identity, default_objects, format_missing
+from emulator.kube.resources import ResourceRegistry, ResourceType, version_priority
+from emulator.kube.selectors import FieldSelector, LabelSelector
+from emulator.kube.typed import object_node
 
 KUBE_ROOT_CA_DESCRIPTION = (
     "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such "

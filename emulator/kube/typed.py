@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from tests.emulator.kube.fieldpath import Path, field, key_element, value_element
+from emulator.kube.fieldpath import Path, field, key_element, value_element
 
 # (parent field, list field) -> merge keys, for built-in kinds. Parent "*" matches any parent.
 BUILTIN_LIST_KEYS: dict[tuple[str, str], tuple[str, ...]] = {

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from tests.emulator.controls import Controls
-from tests.emulator.kube import openshift as openshift_projects
-from tests.emulator.kube.models import ClusterState
-from tests.emulator.kube.responses import KubeApi
-from tests.emulator.kube.workloads import WorkloadSimulator
-from tests.emulator.server import BackgroundServer
+from emulator.controls import Controls
+from emulator.kube import openshift as openshift_projects
+from emulator.kube.models import ClusterState
+from emulator.kube.responses import KubeApi
+from emulator.kube.workloads import WorkloadSimulator
+from emulator.server import BackgroundServer
 
 CLUSTER_NAME = "emulated"
 

@@ -22,8 +22,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tests.emulator.kube import exceptions
-from tests.emulator.kube.models import ClusterState, RequestContext
+from emulator.kube import exceptions
+from emulator.kube.models import ClusterState, RequestContext
 
 SIMULATED = {
     ("apps", "deployments"),

@@ -1,8 +1,6 @@
-"""`FakeIBMCloud` (a context manager serving the fake on 127.0.0.1) and pytest fixtures for it.
-
-The lead's conftest can expose the fixtures with
-``from tests.emulator.ibmcloud.fixtures import fake_ibmcloud, ibmcloud_target_cluster  # noqa: F401``.
-"""
+"""`FakeIBMCloud`: the fake IBM Cloud served on 127.0.0.1 (a context manager), and `ClusterTarget`,
+the Kubernetes API server its clusters' kubeconfigs point at. No pytest here: the command line, the
+demo and the tests all use it."""
 
 from __future__ import annotations
 
@@ -13,11 +11,10 @@ import secrets
 import socket
 from pathlib import Path
 
-import pytest
 import yaml
 
-from tests.emulator.ibmcloud import models, responses, urls
-from tests.emulator.server import BackgroundServer
+from emulator.ibmcloud import models, responses, urls
+from emulator.server import BackgroundServer
 
 DEFAULT_ACCOUNT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
@@ -54,7 +51,7 @@ class ClusterTarget:
     def from_emulated(
         cls, cluster, user: str = "IAM#tester@example.invalid", groups: tuple[str, ...] = ("system:masters",)
     ) -> ClusterTarget:
-        """From a running tests.emulator.EmulatedCluster: the API key's user gets its own token
+        """From a running emulator.EmulatedCluster: the API key's user gets its own token
         (named like IKS names IAM users; `system:masters` stands for the IAM Manager role, which
         IKS maps to cluster-admin), the admin configuration the cluster's admin token."""
         return cls(cluster.url, cluster.ca_pem, cluster.add_token(user, list(groups)), cluster.admin_token)
@@ -179,22 +176,3 @@ class FakeIBMCloud:
         if self.ca_file:
             env["IBMCLOUD_CA_CERT"] = self.ca_file
         return env
-
-
-@pytest.fixture(scope="session")
-def ibmcloud_target_cluster():
-    """The Kubernetes API the fake's clusters point at: TEST_KUBECONFIG's cluster when set, else an
-    emulated cluster started for the session (a conftest may override this fixture to share one)."""
-    if os.environ.get("TEST_KUBECONFIG"):
-        yield ClusterTarget.from_kubeconfig(os.environ["TEST_KUBECONFIG"])
-        return
-    from tests.emulator import EmulatedCluster
-
-    with EmulatedCluster() as cluster:
-        yield ClusterTarget.from_emulated(cluster)
-
-
-@pytest.fixture
-def fake_ibmcloud(ibmcloud_target_cluster):
-    with FakeIBMCloud(ibmcloud_target_cluster) as fake:
-        yield fake

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.emulator.ibmcloud import responses
+from emulator.ibmcloud import responses
 
 
 def routes() -> list[web.RouteDef]:
@@ -24,7 +24,7 @@ def routes() -> list[web.RouteDef]:
 
 
 def create_app(backend: responses.Backend) -> web.Application:
-    """The aiohttp application for `backend`; mount it with tests.emulator.server.BackgroundServer."""
+    """The aiohttp application for `backend`; mount it with emulator.server.BackgroundServer."""
     app = web.Application(middlewares=[responses.faults_and_log])
     app[responses.BACKEND_KEY] = backend
     app.add_routes(routes())

@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from tests.emulator.kube import exceptions
-from tests.emulator.kube.fieldpath import Path, from_fields_v1, lookup, path_string, remove, to_fields_v1
-from tests.emulator.kube.typed import Node, changed_paths, field_set, leaf_paths, merge
+from emulator.kube import exceptions
+from emulator.kube.fieldpath import Path, from_fields_v1, lookup, path_string, remove, to_fields_v1
+from emulator.kube.typed import Node, changed_paths, field_set, leaf_paths, merge
 
 # Paths nobody owns: identity and server-maintained metadata (fieldmanager's stripMeta).
 STRIPPED: set[Path] = {
