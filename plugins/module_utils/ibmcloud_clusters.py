@@ -17,8 +17,11 @@ import os
 import tempfile
 import urllib.parse
 
-from ansible.module_utils.ibmcloud_common import IBMCloudError, describe_error_body
-from ansible.module_utils.ibmcloud_iam import jwt_claims
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (
+    IBMCloudError,
+    describe_error_body,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_iam import jwt_claims
 
 OPENSHIFT_CLIENT = "openshift-challenging-client"
 

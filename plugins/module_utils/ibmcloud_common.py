@@ -13,6 +13,7 @@ import time
 import urllib.parse
 
 from ansible.module_utils.basic import env_fallback
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import TaskFailure
 
 try:
     import requests
@@ -36,28 +37,35 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF = 8.0
 
 
-class IBMCloudError(Exception):
+class IBMCloudError(TaskFailure):
     """A failed IBM Cloud call, as one sentence: what was asked, what the service answered (with
     IBM's error code and request id when it sent them) and, when known, what to do."""
 
     def __init__(self, message, status=None, code=None, request_id=None, hint=None):
-        self.status, self.code, self.request_id, self.hint = status, code, request_id, hint
+        self.code, self.request_id, self.hint = code, request_id, hint
         self.message = message
-        super().__init__(self.sentence())
+        super().__init__(self.sentence_of(message, status, code, request_id, hint), status=status)
+
+    def result_fields(self):
+        return {**super().result_fields(), **({"error_code": self.code} if self.code else {})}
 
     def sentence(self):
-        text = self.message.rstrip(".")
+        return self.msg
+
+    @staticmethod
+    def sentence_of(message, status, code, request_id, hint):
+        text = message.rstrip(".")
         details = []
-        if self.status is not None:
-            details.append(f"HTTP {self.status}")
-        if self.code:
-            details.append(self.code)
-        if self.request_id:
-            details.append(f"request id {self.request_id}")
+        if status is not None:
+            details.append(f"HTTP {status}")
+        if code:
+            details.append(code)
+        if request_id:
+            details.append(f"request id {request_id}")
         if details:
             text += f" ({', '.join(details)})"
-        if self.hint:
-            text += f"; {self.hint.rstrip('.')}"
+        if hint:
+            text += f"; {hint.rstrip('.')}"
         return text + "."
 
 
@@ -190,16 +198,6 @@ def transport_from_params(params, sleep=time.sleep):
         retries=params["retries"],
         sleep=sleep,
     )
-
-
-def return_secret(module, result, key, value, what):
-    """Put a secret (``what``, for the warning) into ``result[key]`` only for a task that sets
-    no_log: true, so that it never reaches task output or logs; otherwise warn how to get it."""
-    if module.no_log:
-        result[key] = value
-    else:
-        module.warn(f"The {what} is left out of the result because the task does not set no_log: true; "
-                    f"set it on the task to receive {key}.")
 
 
 def require_api_key(params):

@@ -12,7 +12,7 @@ import datetime
 import json
 import time
 
-from ansible.module_utils.ibmcloud_common import IBMCloudError
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import IBMCloudError
 
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 # IAM hands refresh tokens (needed by the Kubernetes Service to mint a cluster id token) only to a

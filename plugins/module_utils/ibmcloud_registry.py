@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-from ansible.module_utils.ibmcloud_common import IBMCloudError, resolve_endpoint
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (
+    IBMCloudError,
+    resolve_endpoint,
+)
 
 GLOBAL_REGISTRY = "icr.io"
 

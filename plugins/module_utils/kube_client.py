@@ -38,13 +38,17 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-from ansible.module_utils.kube_errors import (
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import (
     KubeError,
     describe_api_answer,
     describe_transport_failure,
     not_served,
 )
-from ansible.module_utils.kube_retry import DEFAULT_POLICY, RetriesExhausted, send_with_retries
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_retry import (
+    DEFAULT_POLICY,
+    RetriesExhausted,
+    send_with_retries,
+)
 
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60

@@ -16,7 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from ansible.module_utils.kube_errors import KubeError
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError
 
 RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 

@@ -31,8 +31,8 @@ import json
 import time
 from dataclasses import dataclass
 
-from ansible.module_utils.kube_errors import KubeError, object_ref
-from ansible.module_utils.kube_retry import retry_on_conflict
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_retry import retry_on_conflict
 
 FIELD_MANAGER = "tekton-cd"
 HIDDEN = "<hidden>"

@@ -65,7 +65,7 @@ options:
       - Defaults to E(IBMCLOUD_OPENSHIFT_OAUTH_ENDPOINT).
     type: str
 extends_documentation_fragment:
-  - ibmcloud_connection
+  - tekton_cd.pipeline.ibmcloud_connection
 notes:
   - Uses the Python libraries C(requests) and C(PyYAML) on the controller.
   - O(ca_cert) is for the IBM Cloud endpoints only; the cluster's own CA comes from the Kubernetes
@@ -77,24 +77,24 @@ author:
 
 EXAMPLES = r"""
 - name: Get a kubeconfig for the cluster (kept in memory, out of the output)
-  ibmcloud_cluster_config:
+  tekton_cd.pipeline.ibmcloud_cluster_config:
     cluster: my-iks-cluster
   no_log: true
   register: cluster_login
 
 - name: Use it with a Kubernetes module of this project
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     kubeconfig: "{{ cluster_login.kubeconfig }}"
     name: tekton-pipelines
 
 - name: Read only the facts (Ingress subdomain for the application's routes)
-  ibmcloud_cluster_config:
+  tekton_cd.pipeline.ibmcloud_cluster_config:
     cluster: my-roks-cluster
     region: eu-de
   register: cluster_facts
 
 - name: Write an admin kubeconfig for kubectl
-  ibmcloud_cluster_config:
+  tekton_cd.pipeline.ibmcloud_cluster_config:
     cluster: my-iks-cluster
     admin: true
     dest: "{{ playbook_dir }}/.kube/admin.yml"
@@ -142,8 +142,8 @@ import os  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
-from ansible.module_utils.ibmcloud_clusters import (  # noqa: E402
+from ansible.module_utils.basic import env_fallback  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_clusters import (  # noqa: E402
     KubernetesService,
     OpenShiftOAuth,
     build_kubeconfig,
@@ -151,17 +151,17 @@ from ansible.module_utils.ibmcloud_clusters import (  # noqa: E402
     kubeconfig_parts,
     token_expiration,
 )
-from ansible.module_utils.ibmcloud_common import (  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (  # noqa: E402
     COMMON_ARGUMENT_SPEC,
     DEFAULT_CS_ENDPOINT,
     DEFAULT_IAM_ENDPOINT,
     IBMCloudError,
     require_api_key,
     resolve_endpoint,
-    return_secret,
     transport_from_params,
 )
-from ansible.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import ModuleDeclaration  # noqa: E402
 
 try:
     import yaml
@@ -274,33 +274,37 @@ def write_private(dest, kubeconfig):
         raise
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if yaml is None and module.params["dest"]:
-        module.fail_json(msg="The Python library PyYAML is needed to write dest; "
-                             "install it with pip install PyYAML.")
-    try:
-        facts, kubeconfig, expiry = fetch(module.params)
-        result = dict(changed=False, cluster=facts, token_expiration=expiry)
-        dest = module.params["dest"]
-        if dest:
-            needs_write, existing, kept = plan_write(dest, kubeconfig)
-            kubeconfig = kept
-            result.update(dest=dest, token_expiration=token_expiration(_token_of(kept) or "") or expiry)
-            if needs_write:
-                result["changed"] = True
-                if module._diff:
-                    result["diff"] = dict(before=_redacted(existing) or {}, after=_redacted(kubeconfig),
-                                          before_header=dest, after_header=dest)
-                if not module.check_mode:
+def ensure(params, check_mode):
+    if yaml is None and params["dest"]:
+        raise IBMCloudError("The Python library PyYAML is needed to write dest",
+                            hint="install it with pip install PyYAML")
+    facts, kubeconfig, expiry = fetch(params)
+    result = dict(changed=False, cluster=facts, token_expiration=expiry)
+    dest = params["dest"]
+    if dest:
+        needs_write, existing, kept = plan_write(dest, kubeconfig)
+        kubeconfig = kept
+        result.update(dest=dest, token_expiration=token_expiration(_token_of(kept) or "") or expiry)
+        if needs_write:
+            result["changed"] = True
+            result["diff"] = dict(before=_redacted(existing) or {}, after=_redacted(kubeconfig),
+                                  before_header=dest, after_header=dest)
+            if not check_mode:
+                try:
                     write_private(dest, kubeconfig)
-    except IBMCloudError as error:
-        module.fail_json(msg=str(error), status=error.status, error_code=error.code)
-    except OSError as error:
-        module.fail_json(msg=f"Could not write dest {module.params['dest']!r}: {error.strerror}; "
-                             "check the path and its permissions.")
-    return_secret(module, result, "kubeconfig", kubeconfig, "kubeconfig (it holds a token)")
-    module.exit_json(**result)
+                except OSError as error:
+                    raise IBMCloudError(f"Could not write dest {dest!r}: {error.strerror}",
+                                        hint="check the path and its permissions") from error
+    result["kubeconfig"] = kubeconfig
+    return result
+
+
+MODULE = ModuleDeclaration(argument_spec(), ensure, kube_connection=False,
+                           secret_results={"kubeconfig": "kubeconfig (it holds a token)"})
+
+
+def main():
+    MODULE.main()
 
 
 if __name__ == "__main__":

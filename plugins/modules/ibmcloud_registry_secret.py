@@ -125,7 +125,7 @@ options:
     type: int
     default: 4
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 notes:
   - The IBM Cloud options carry an C(ibmcloud_) prefix where the Kubernetes connection options
     (O(api_key), O(validate_certs), O(ca_cert)) already use the plain name.
@@ -143,7 +143,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Let the builder push to us.icr.io/health-images with the key from IC_API_KEY
-  ibmcloud_registry_secret:
+  tekton_cd.pipeline.ibmcloud_registry_secret:
     kubeconfig: "{{ kube_connection.kubeconfig }}"
     name: icr-credentials
     namespaces: [health-ci]
@@ -153,7 +153,7 @@ EXAMPLES = r"""
     registry_namespace: health-images
 
 - name: Pull secret for the application namespace only, for the private registry endpoint
-  ibmcloud_registry_secret:
+  tekton_cd.pipeline.ibmcloud_registry_secret:
     name: icr-pull
     namespaces: [health]
     service_accounts:
@@ -164,7 +164,7 @@ EXAMPLES = r"""
     include_global_registry: false
 
 - name: Remove the registry credentials
-  ibmcloud_registry_secret:
+  tekton_cd.pipeline.ibmcloud_registry_secret:
     name: icr-credentials
     namespaces: [health-ci]
     service_accounts:
@@ -217,9 +217,13 @@ import json  # noqa: E402
 import re  # noqa: E402
 
 from ansible.module_utils.basic import env_fallback  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import check_labels, check_namespace_name, is_dns_subdomain  # noqa: E402
-from ansible.module_utils.kube_runner import run_module  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_labels,
+    check_namespace_name,
+    is_dns_subdomain,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import ModuleDeclaration  # noqa: E402
 
 REGISTRY_USER = "iamapikey"
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
@@ -296,7 +300,10 @@ def linked_accounts(params):
 
 
 def registry_hosts(params):
-    from ansible.module_utils.ibmcloud_registry import GLOBAL_REGISTRY, registry_host
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_registry import (
+        GLOBAL_REGISTRY,
+        registry_host,
+    )
 
     region = params["region"] or DEFAULT_REGION
     host = params["registry_host"] or registry_host(region)
@@ -327,9 +334,13 @@ def desired_secret(params, namespace, config):
 
 def ensure_registry_namespace(params, api_key, check_mode):
     """{"name", "created"} after making sure the registry namespace exists."""
-    from ansible.module_utils.ibmcloud_common import DEFAULT_IAM_ENDPOINT, Transport, resolve_endpoint
-    from ansible.module_utils.ibmcloud_iam import IAMClient
-    from ansible.module_utils.ibmcloud_registry import (
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (
+        DEFAULT_IAM_ENDPOINT,
+        Transport,
+        resolve_endpoint,
+    )
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_iam import IAMClient
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_registry import (
         ContainerRegistry,
         registry_api_url,
         validate_namespace_name,
@@ -379,7 +390,7 @@ def _unlink(fields, secret):
 def read_accounts(service, params):
     """Live service accounts by (namespace, name), read before anything is written; a missing one
     fails a real run (with state=present) and is a warning in check mode."""
-    from ansible.module_utils.kube_service import named
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import named
 
     wanted = [named("v1", "ServiceAccount", name, namespace) for namespace, name in linked_accounts(params)]
     found = service.read_all(wanted)  # a GET per namespace with one account, else a LIST
@@ -407,7 +418,7 @@ def read_accounts(service, params):
 def edit_accounts(service, params, live, mutate):
     """[((namespace, name), Change)] after applying `mutate` to each linked account; only an
     account that `mutate` really changes is written (read again and PUT, re-read on 409)."""
-    from ansible.module_utils.kube_service import Change
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change
 
     changes = []
     for target in linked_accounts(params):
@@ -428,7 +439,7 @@ def edit_accounts(service, params, live, mutate):
 def read_secrets(service, params):
     """Live Secrets by namespace, read before anything is written; a missing namespace fails a
     real run (with state=present) and is a warning in check mode."""
-    from ansible.module_utils.kube_service import named
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import named
 
     wanted = [named("v1", "Secret", params["name"], namespace) for namespace in params["namespaces"]]
     found = service.read_all(wanted)
@@ -448,7 +459,7 @@ def read_secrets(service, params):
 
 
 def apply_secrets(service, params, live, config):
-    from ansible.module_utils.kube_service import Change
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change
 
     changes = []
     for namespace in params["namespaces"]:
@@ -461,16 +472,12 @@ def apply_secrets(service, params, live, config):
 
 
 def ensure(params, check_mode):
-    from ansible.module_utils.ibmcloud_common import IBMCloudError
-    from ansible.module_utils.kube_client import connect
-    from ansible.module_utils.kube_service import KubeService
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_client import connect
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import KubeService
 
     validate(params)
-    try:
-        hosts = registry_hosts(params)
-        api_key = require_api_key(params) if params["state"] == "present" else None
-    except IBMCloudError as error:
-        raise KubeError(str(error), status=error.status) from None
+    hosts = registry_hosts(params)
+    api_key = require_api_key(params) if params["state"] == "present" else None
     result = {"registry_host": hosts[0], "registry_hosts": hosts}
     if params["registry_namespace"]:
         result["image_prefix"] = f"{hosts[0]}/{params['registry_namespace']}"
@@ -484,10 +491,7 @@ def ensure(params, check_mode):
 
     if params["state"] == "present":
         if params["registry_namespace"]:
-            try:
-                result["registry_namespace"] = ensure_registry_namespace(params, api_key, check_mode)
-            except IBMCloudError as error:
-                raise KubeError(str(error), status=error.status) from None
+            result["registry_namespace"] = ensure_registry_namespace(params, api_key, check_mode)
         secret_changes = apply_secrets(secrets_service, params, live_secrets, docker_config(hosts, api_key))
         account_changes = edit_accounts(accounts_service, params, live_accounts,
                                         _link(params["link_fields"], params["name"]))
@@ -509,8 +513,11 @@ def ensure(params, check_mode):
     return result
 
 
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
+
+
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

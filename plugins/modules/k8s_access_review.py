@@ -124,7 +124,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -137,7 +137,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Prove the deploy account can deploy the chart in its namespace and nothing more
-  k8s_access_review:
+  tekton_cd.pipeline.k8s_access_review:
     service_account: health-ci:deployer
     namespace: health
     allowed:
@@ -153,7 +153,7 @@ EXAMPLES = r"""
       - {verb: bind, resource: clusterroles, group: rbac.authorization.k8s.io}
 
 - name: Report what a group of people may do, without failing
-  k8s_access_review:
+  tekton_cd.pipeline.k8s_access_review:
     groups: [release-managers]
     allowed:
       - {verb: list, resource: pipelineruns, group: tekton.dev, namespace: health-ci}
@@ -161,7 +161,7 @@ EXAMPLES = r"""
   register: review
 
 - name: Review every account of the pipeline in one task
-  k8s_access_review:
+  tekton_cd.pipeline.k8s_access_review:
     namespace: health
     reviews:
       - service_account: health-ci:builder
@@ -226,10 +226,17 @@ reviews:
                  elements: str}
 """
 
-from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError  # noqa: E402
-from ansible.module_utils.kube_names import check_verbs, is_dns_subdomain, is_rfc1123_label  # noqa: E402
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import option_at, requested  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_verbs,
+    is_dns_subdomain,
+    is_rfc1123_label,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    connect_service,
+)
 
 REVIEW_API = "authorization.k8s.io/v1"
 AUTHENTICATED = "system:authenticated"
@@ -477,8 +484,11 @@ def _failure_sentence(report):
             "in allowed/denied.")
 
 
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
+
+
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

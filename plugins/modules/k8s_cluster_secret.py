@@ -102,7 +102,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -126,7 +126,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Give the deploy step a kubeconfig for the deployer service account
-  k8s_cluster_secret:
+  tekton_cd.pipeline.k8s_cluster_secret:
     name: deployer-kubeconfig
     namespace: health-ci
     service_account: deployer
@@ -134,7 +134,7 @@ EXAMPLES = r"""
     token_lifetime: 86400
 
 - name: Same, for consumers inside the cluster (internal API server address)
-  k8s_cluster_secret:
+  tekton_cd.pipeline.k8s_cluster_secret:
     name: deployer-kubeconfig
     namespace: health-ci
     service_account: deployer
@@ -142,7 +142,7 @@ EXAMPLES = r"""
     server: "{{ in_cluster_api_server_url }}"
 
 - name: Remove the credential secret
-  k8s_cluster_secret:
+  tekton_cd.pipeline.k8s_cluster_secret:
     name: deployer-kubeconfig
     namespace: health-ci
     state: absent
@@ -199,9 +199,16 @@ import base64  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import check_labels, is_dns_subdomain, is_rfc1123_label  # noqa: E402
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_labels,
+    is_dns_subdomain,
+    is_rfc1123_label,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    connect_service,
+)
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
@@ -471,7 +478,7 @@ def establish(service, params):
                         "the kubeconfig skips verification too; set ca_cert_data to the cluster's CA.")
     request_record = json.dumps({"lifetime": params["token_lifetime"],
                                  "audiences": sorted(params.get("audiences") or [])}, separators=(",", ":"))
-    from ansible.module_utils.kube_service import named
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import named
 
     secret = named("v1", "Secret", params["name"], params["namespace"])
     known = service.read_all([secret])
@@ -551,8 +558,11 @@ def obtain_token(service, params, account_ref, live, reason):
     return token, info
 
 
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
+
+
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -107,7 +107,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Ensure the pipeline's namespace exists, labelled for the pipeline
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     name: health-ci
     labels:
       app.kubernetes.io/part-of: tekton-cd
@@ -115,7 +115,7 @@ EXAMPLES = r"""
     description: Builds and deploys OpenStack Health
 
 - name: Ensure the pipeline's and the application's namespaces in one request round
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     namespaces:
       - name: health-ci
         labels: {app.kubernetes.io/part-of: tekton-cd}
@@ -123,13 +123,13 @@ EXAMPLES = r"""
         labels: {app.kubernetes.io/part-of: tekton-cd}
 
 - name: Remove the namespace and wait until it is finalized
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     name: health-ci
     state: absent
     wait_timeout: 300
 
 - name: Use a kubeconfig returned by ibmcloud_cluster_config
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     name: health-ci
     kubeconfig: "{{ cluster.kubeconfig }}"
 """
@@ -170,11 +170,18 @@ diff:
   type: raw
 """
 
-from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import check_annotations, check_labels, check_namespace_name  # noqa: E402
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
-from ansible.module_utils.kube_service import Change  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import option_at, requested  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_annotations,
+    check_labels,
+    check_namespace_name,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    connect_service,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change  # noqa: E402
 
 NAMESPACE_OPTIONS = {
     "labels": {"type": "dict"},
@@ -288,7 +295,10 @@ def establish(service, item, desired, live, params):
 
 def request_project(service, item):
     """Create the namespace as an OpenShift Project: POST a ProjectRequest with the openshift client."""
-    from ansible.module_utils.kube_retry import RetriesExhausted, send_with_retries
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_retry import (
+        RetriesExhausted,
+        send_with_retries,
+    )
     from kubernetes.client.exceptions import ApiException
     from openshift.dynamic import DynamicClient
 
@@ -326,7 +336,9 @@ def request_project(service, item):
     except Exception as exc:
         raise client.transport_failure(exc, "create", target) from None
     if not 200 <= status < 300:
-        from ansible.module_utils.kube_errors import describe_api_answer
+        from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import (
+            describe_api_answer,
+        )
 
         raise describe_api_answer(status, data, action="create", target=target, api_version=PROJECT_API,
                                   kind="ProjectRequest")
@@ -346,8 +358,11 @@ def remove(service, name, params):
     return change, False
 
 
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
+
+
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

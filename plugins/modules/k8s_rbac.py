@@ -151,7 +151,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -165,7 +165,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Ensure the deploy role in the application namespace, bound to the deploy account
-  k8s_rbac:
+  tekton_cd.pipeline.k8s_rbac:
     name: chart-deployer
     namespace: health
     rules:
@@ -180,7 +180,7 @@ EXAMPLES = r"""
         namespace: health-ci
 
 - name: Make the namespace-admin account admin of the application namespace only
-  k8s_rbac:
+  tekton_cd.pipeline.k8s_rbac:
     name: namespace-admin
     namespace: health
     cluster_role: admin
@@ -189,7 +189,7 @@ EXAMPLES = r"""
         namespace: health-ci
 
 - name: Ensure all the pipeline's RBAC in one task
-  k8s_rbac:
+  tekton_cd.pipeline.k8s_rbac:
     namespace: health
     roles:
       - name: chart-deployer
@@ -201,7 +201,7 @@ EXAMPLES = r"""
         subjects: [{name: namespace-admin, namespace: health-ci}]
 
 - name: A cluster-wide read-only role for a group of people
-  k8s_rbac:
+  tekton_cd.pipeline.k8s_rbac:
     name: pipeline-viewer
     rules:
       - {api_groups: [tekton.dev], resources: [pipelineruns, taskruns], verbs: [get, list, watch]}
@@ -253,15 +253,18 @@ diff:
   elements: dict
 """
 
-from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import (  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import option_at, requested  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
     check_labels,
     check_namespace_name,
     check_verbs,
     is_dns_subdomain,
 )
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    connect_service,
+)
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -471,7 +474,7 @@ def ensure(params, check_mode):
 
 
 def _result(params, outcomes, warnings):
-    from ansible.module_utils.kube_service import public_view
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import public_view
 
     entries, diffs, changed = [], [], False
     for outcome in outcomes:
@@ -507,7 +510,7 @@ def _replacement_headers(change):
 
 
 def establish(service, specs, force_conflicts):
-    from ansible.module_utils.kube_service import Change, named
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change, named
 
     planned = [(desired_role(spec), desired_binding(spec)) for spec in specs]
     wanted = [obj for pair in planned for obj in pair if obj is not None]
@@ -553,7 +556,7 @@ def establish(service, specs, force_conflicts):
 def _replace(service, current, binding, force_conflicts):
     """roleRef is immutable: delete the binding and create it anew (a dry-run delete in check mode,
     where the new binding cannot be dry-run created while the old one still exists)."""
-    from ansible.module_utils.kube_service import Change
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change
 
     kind, name, namespace = _key(binding)
     service.delete(RBAC_API, kind, name, namespace)
@@ -564,7 +567,7 @@ def _replace(service, current, binding, force_conflicts):
 
 
 def remove(service, specs):
-    from ansible.module_utils.kube_service import Change, named
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change, named
 
     targets = [[named(RBAC_API, *target) for target in absent_targets(spec)] for spec in specs]
     live = service.read_all([target for group in targets for target in group])
@@ -580,8 +583,11 @@ def remove(service, specs):
     return outcomes
 
 
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
+
+
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

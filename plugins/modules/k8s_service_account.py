@@ -96,7 +96,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -108,7 +108,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Ensure the deploy account, which pulls images with the registry secret
-  k8s_service_account:
+  tekton_cd.pipeline.k8s_service_account:
     name: deployer
     namespace: health-ci
     labels:
@@ -117,7 +117,7 @@ EXAMPLES = r"""
     automount_token: false
 
 - name: Ensure every account of the pipeline in one request round
-  k8s_service_account:
+  tekton_cd.pipeline.k8s_service_account:
     namespace: health-ci
     service_accounts:
       - name: builder
@@ -127,7 +127,7 @@ EXAMPLES = r"""
       - name: namespace-admin
 
 - name: Remove the accounts
-  k8s_service_account:
+  tekton_cd.pipeline.k8s_service_account:
     namespace: health-ci
     state: absent
     service_accounts:
@@ -162,10 +162,17 @@ diff:
   type: raw
 """
 
-from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import check_labels, check_namespace_name, is_dns_subdomain  # noqa: E402
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import option_at, requested  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_labels,
+    check_namespace_name,
+    is_dns_subdomain,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    connect_service,
+)
 
 ACCOUNT_OPTIONS = {
     "labels": {"type": "dict"},
@@ -257,7 +264,7 @@ def ensure(params, check_mode):
 
 
 def _apply(service, params, desired, live):
-    from ansible.module_utils.kube_service import Change
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change
 
     namespace = params["namespace"]
     if service.missing_namespaces(desired, live):
@@ -273,15 +280,18 @@ def _apply(service, params, desired, live):
 
 
 def _delete(service, body, live):
-    from ansible.module_utils.kube_service import Change
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change
 
     if live.of(body) is None:
         return Change(False, None, None)
     return service.delete("v1", "ServiceAccount", body["metadata"]["name"], body["metadata"]["namespace"])
 
 
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
+
+
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

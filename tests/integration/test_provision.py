@@ -141,7 +141,7 @@ def test_verbose_run_leaks_neither_key_nor_tokens(cluster, fake_ibmcloud, stage,
     fake_ibmcloud.add_cluster("demo")
     run = run_playbook(tmp_path / "run", "demo", ibmcloud_env(fake_ibmcloud), stage, verbosity=3)
     assert run.rc == 0, run.output
-    assert "ESTABLISH LOCAL CONNECTION" in run.output  # -vvv did show its details
+    assert "module_args" in run.output  # -vvv did show its details: every task's (masked) arguments
 
     from kubernetes import client
 

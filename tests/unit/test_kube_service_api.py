@@ -10,9 +10,13 @@ from tests.playbook import use_project_module_utils
 
 use_project_module_utils()
 
-from ansible.module_utils.kube_client import connect  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError  # noqa: E402
-from ansible.module_utils.kube_service import HIDDEN, HIDDEN_CHANGED, KubeService  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_client import connect  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import (  # noqa: E402
+    HIDDEN,
+    HIDDEN_CHANGED,
+    KubeService,
+)
 
 
 @pytest.fixture
