@@ -307,7 +307,8 @@ REJECTED = [
         "tasks",
         _changed(TASK, ["spec", "steps", 0, "securityContext", "runAsUser"], "1000"),
         'Task.tekton.dev "build" is invalid: spec.steps[0].securityContext.runAsUser: '
-        'Invalid value: "string": spec.steps[0].securityContext.runAsUser in body must be of type integer: "string"',
+        'Invalid value: "string": spec.steps[0].securityContext.runAsUser in body '
+        'must be of type integer: "string"',
     ),
     (
         "pipeline task param without value",
