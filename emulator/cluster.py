@@ -21,7 +21,9 @@ CLUSTER_NAME = "emulated"
 
 class EmulatedCluster:
     """A stateful Kubernetes API server over HTTPS on 127.0.0.1 (random port unless `port`);
-    with `openshift=True` it also serves OpenShift's project API.
+    with `openshift=True` it also serves OpenShift's project API; with `tekton=True` (or "v1") it has
+    Tekton Pipelines v1.15.0's CRDs and ConfigMaps installed, with `tekton="v1beta1"` an older Tekton
+    that serves only tekton.dev/v1beta1 (emulator/tekton/install.py).
 
     with EmulatedCluster() as cluster:
         cluster.url, cluster.ca_file, cluster.admin_token, cluster.kubeconfig_dict()
@@ -34,6 +36,7 @@ class EmulatedCluster:
         admin_token: str | None = None,
         state_dir: Path | None = None,
         openshift: bool = False,
+        tekton: bool | str = False,
     ):
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.controls = Controls()
@@ -41,6 +44,10 @@ class EmulatedCluster:
         if openshift:  # play an OpenShift cluster: serve project.openshift.io as well
             for rtype in openshift_projects.resource_types():
                 self.state.registry.add(rtype)
+        if tekton:  # a Tekton release's CRDs, namespace and ConfigMaps, as if installed before
+            from emulator.tekton.install import install as install_tekton
+
+            install_tekton(self.state, api="v1" if tekton is True else tekton)
         self.workloads = WorkloadSimulator()
         self.state.controllers.append(self.workloads)
         self._api = KubeApi(self.state, self.controls, self.workloads)

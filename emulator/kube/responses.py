@@ -471,7 +471,10 @@ class KubeApi:
     def _respond(self, obj: dict, status: int, ctx: RequestContext) -> web.Response:
         headers = None
         if ctx.warnings:
-            headers = {"Warning": ", ".join(f'299 - "{w}"' for w in ctx.warnings)}
+            # RFC 7234 warn-text is a quoted-string: quotes and backslashes inside are escaped.
+            headers = {"Warning": ", ".join(
+                '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in ctx.warnings
+            )}
         return _json(obj, status, headers)
 
     @staticmethod
