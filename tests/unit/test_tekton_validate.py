@@ -7,8 +7,16 @@ import copy
 
 import pytest
 
-from plugins.module_utils.tekton_validate import Finding, parse_duration, validate
 from tests.pipeline_definitions import SAMPLE_VARIABLES, render
+from tests.playbook import use_project_module_utils
+
+use_project_module_utils()
+
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.tekton_validate import (  # noqa: E402
+    Finding,
+    parse_duration,
+    validate,
+)
 
 
 def task(name="build", params=(), results=(), workspaces=(), steps=None, **spec):
