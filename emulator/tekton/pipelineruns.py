@@ -295,7 +295,8 @@ class PipelineRunReconciler:
             if pipeline is None:
                 raise RunFailed(
                     r.PR_COULDNT_GET_PIPELINE,
-                    f"Error retrieving pipeline for pipelinerun {namespace}/{name}: error when getting Pipeline "
+                    f"Error retrieving pipeline for pipelinerun {namespace}/{name}: error when getting "
+                    "Pipeline "
                     f"for PipelineRun {name}: tekton client cannot get pipeline {ref} from local cluster: "
                     f'pipelines.tekton.dev "{ref}" not found',
                 )
@@ -317,7 +318,8 @@ class PipelineRunReconciler:
         if missing:
             raise RunFailed(
                 r.PR_PARAMETER_MISSING,
-                f"{r.USER_ERROR}PipelineRun {namespace}/{name} is missing some parameters required by Pipeline "
+                f"{r.USER_ERROR}PipelineRun {namespace}/{name} is missing some parameters required by "
+                "Pipeline "
                 f"{namespace}/{pipeline}: pipelineRun missing parameters: {go_list(missing)}",
             )
         wrong = []
@@ -332,7 +334,8 @@ class PipelineRunReconciler:
         if wrong:
             raise RunFailed(
                 r.PR_PARAMETER_TYPE_MISMATCH,
-                f"{r.USER_ERROR}PipelineRun {namespace}/{name} parameters have mismatching types with Pipeline "
+                f"{r.USER_ERROR}PipelineRun {namespace}/{name} parameters have mismatching types with "
+                "Pipeline "
                 f"{namespace}/{pipeline}'s parameters: parameters have inconsistent types : {go_list(wrong)}",
             )
         values = {p.get("name"): p.get("default") for p in declared if "default" in p}
@@ -347,7 +350,8 @@ class PipelineRunReconciler:
             if not ws.get("optional") and ws.get("name") not in bound:
                 raise RunFailed(
                     r.PR_INVALID_WORKSPACE_BINDING,
-                    f"{r.USER_ERROR}PipelineRun {namespace}/{name} doesn't bind Pipeline {namespace}/{pipeline}'s "
+                    f"{r.USER_ERROR}PipelineRun {namespace}/{name} doesn't bind Pipeline "
+                    f"{namespace}/{pipeline}'s "
                     f'Workspaces correctly: pipeline requires workspace with name "{ws.get("name")}" be '
                     "provided by pipelinerun",
                 )
@@ -372,7 +376,8 @@ class PipelineRunReconciler:
                     if stored is None and found is None:
                         raise RunFailed(
                             r.PR_COULDNT_GET_TASK,
-                            f"Pipeline {namespace}/{pipeline} can't be Run; it contains Tasks that don't exist: "
+                            f"Pipeline {namespace}/{pipeline} can't be Run; it contains Tasks that don't "
+                            "exist: "
                             f'Couldn\'t retrieve Task "{ref}": tasks.tekton.dev "{ref}" not found',
                         )
                     task_spec = stored if stored is not None else copy.deepcopy(found.get("spec") or {})
@@ -387,8 +392,10 @@ class PipelineRunReconciler:
                 else:
                     raise RunFailed(
                         r.PR_FAILED_VALIDATION,
-                        f"{r.USER_ERROR}PipelineRun {namespace}/{name} can't be Run; couldn't resolve all references: "
-                        f'PipelineTask "{task["name"]}" must specify one of TaskRef, TaskSpec, PipelineRef, or '
+                        f"{r.USER_ERROR}PipelineRun {namespace}/{name} can't be Run; couldn't resolve all "
+                        "references: "
+                        f'PipelineTask "{task["name"]}" must specify one of TaskRef, TaskSpec, PipelineRef, '
+                        "or "
                         "PipelineSpec",
                     )
         for t in resolved.values():
@@ -401,8 +408,10 @@ class PipelineRunReconciler:
             if missing and not t.scheduled:
                 raise RunFailed(
                     r.PR_FAILED_VALIDATION,
-                    f"{r.USER_ERROR}Validation failed for pipelinerun {name} with error invalid input params for task "
-                    f"{t.task_name}: missing values for these params which have no default values: {go_list(missing)}",
+                    f"{r.USER_ERROR}Validation failed for pipelinerun {name} with error invalid input params "
+                    "for task "
+                    f"{t.task_name}: missing values for these params which have no default values: "
+                    f"{go_list(missing)}",
                 )
         return resolved
 
@@ -430,7 +439,8 @@ class PipelineRunReconciler:
                 if message:
                     raise RunFailed(
                         r.PR_INVALID_PIPELINE_RESULT_REFERENCE,
-                        f'Failed to resolve pipeline result reference for "{pr["metadata"]["name"]}" with error '
+                        f'Failed to resolve pipeline result reference for "{pr["metadata"]["name"]}" with '
+                        "error "
                         f'invalid pipeline result "{result.get("name")}": {message}',
                     )
 
@@ -456,7 +466,8 @@ class PipelineRunReconciler:
         except GraphError as error:
             raise RunFailed(
                 r.PR_INVALID_GRAPH,
-                f"{r.USER_ERROR}PipelineRun {namespace}/{name}'s Pipeline DAG is invalid for finally clause: {error}",
+                f"{r.USER_ERROR}PipelineRun {namespace}/{name}'s Pipeline DAG is invalid for finally clause: "
+                f"{error}",
             ) from None
         values = self._validate_params(pr, pipeline, pipeline_spec)
         self._validate_workspaces(pr, pipeline, pipeline_spec)
@@ -772,7 +783,8 @@ class PipelineRunReconciler:
             return (
                 "False",
                 r.PR_TIMEOUT,
-                f'PipelineRun "{name}" failed due to tasks failed to finish within "{r.go_duration(tasks_timeout)}"',
+                f'PipelineRun "{name}" failed due to tasks failed to finish within '
+                f'"{r.go_duration(tasks_timeout)}"',
             )
         succeeded = failed = cancelled = ignored = incomplete = skipped = timeout_skipped = invalid = 0
         for t in facts.tasks.values():
@@ -805,7 +817,10 @@ class PipelineRunReconciler:
                     f"Cancelled {cancelled}), Skipped: {skipped}"
                 )
             else:
-                message = f"Tasks Completed: {completed} (Failed: {failed + ignored}, Cancelled {cancelled}), Skipped: {skipped}"
+                message = (
+                    f"Tasks Completed: {completed} (Failed: {failed + ignored}, Cancelled {cancelled}), "
+                    f"Skipped: {skipped}"
+                )
             if invalid:
                 message += f", Failed Validation: {invalid}"
                 errors = "; ".join(facts.validation_failed[k] for k in sorted(facts.validation_failed))
@@ -834,7 +849,8 @@ class PipelineRunReconciler:
         return (
             "Unknown",
             reason,
-            f"Tasks Completed: {completed} (Failed: {failed}, Cancelled {cancelled}), Incomplete: {incomplete}, "
+            f"Tasks Completed: {completed} (Failed: {failed}, Cancelled {cancelled}), Incomplete: "
+            f"{incomplete}, "
             f"Skipped: {skipped}",
         )
 

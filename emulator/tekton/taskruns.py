@@ -565,7 +565,9 @@ class TaskRunReconciler:
             term = failed["terminated"]
             message = f'"{failed["container"]}" exited with code {term["exitCode"]}: {term["reason"]}'
             ignored = (tr["metadata"].get("annotations") or {}).get(r.ANNOTATION_ON_ERROR) == "continue"
-            set_condition(status, "False", r.TR_FAILURE_IGNORED if ignored else r.TR_STEP_FAILED, message, now)
+            set_condition(
+                status, "False", r.TR_FAILURE_IGNORED if ignored else r.TR_STEP_FAILED, message, now
+            )
         else:
             set_condition(status, "True", r.TR_SUCCEEDED, r.TR_SUCCEEDED_MESSAGE, now)
         status["completionTime"] = now

@@ -31,7 +31,12 @@ def ensure_tekton_crds(api_client) -> None:
                 "spec": {
                     "group": GROUP,
                     "scope": "Namespaced",
-                    "names": {"plural": plural, "singular": singular, "kind": kind, "listKind": kind + "List"},
+                    "names": {
+                        "plural": plural,
+                        "singular": singular,
+                        "kind": kind,
+                        "listKind": kind + "List",
+                    },
                     "versions": [
                         {
                             "name": VERSION,
@@ -39,7 +44,10 @@ def ensure_tekton_crds(api_client) -> None:
                             "storage": True,
                             "subresources": {"status": {}},
                             "schema": {
-                                "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                                "openAPIV3Schema": {
+                                    "type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                }
                             },
                         }
                     ],
@@ -99,7 +107,9 @@ class Tekton:
             if predicate(current):
                 stream.stop()
                 return current
-        raise AssertionError(f"{kind} {name} did not reach the expected state within {timeout} s: {current.get('status')}")
+        raise AssertionError(
+            f"{kind} {name} did not reach the expected state within {timeout} s: {current.get('status')}"
+        )
 
     def wait_done(self, kind: str, name: str, timeout: int = 30) -> dict:
         return self.wait(kind, name, lambda obj: succeeded(obj).get("status") in ("True", "False"), timeout)

@@ -48,8 +48,12 @@ def test_independent_tasks_run_concurrently_and_results_flow_into_params(tekton,
         "Task",
         "build",
         task_spec(
-            {"name": "build", "image": "quay.io/buildah/stable", "script": "buildah bud -t $(params.image)\n"
-             "printf '%s' sha256:$(params.image) > $(results.IMAGE_DIGEST.path)"},
+            {
+                "name": "build",
+                "image": "quay.io/buildah/stable",
+                "script": "buildah bud -t $(params.image)\n"
+                "printf '%s' sha256:$(params.image) > $(results.IMAGE_DIGEST.path)",
+            },
             params=["image"],
             results=["IMAGE_DIGEST"],
         ),
@@ -60,10 +64,16 @@ def test_independent_tasks_run_concurrently_and_results_flow_into_params(tekton,
         {
             "params": [{"name": "registry"}, {"name": "images", "type": "array"}],
             "tasks": [
-                {"name": "build-api", "taskRef": {"name": "build"},
-                 "params": [{"name": "image", "value": "$(params.registry)/api"}]},
-                {"name": "build-web", "taskRef": {"name": "build"},
-                 "params": [{"name": "image", "value": "$(params.registry)/web"}]},
+                {
+                    "name": "build-api",
+                    "taskRef": {"name": "build"},
+                    "params": [{"name": "image", "value": "$(params.registry)/api"}],
+                },
+                {
+                    "name": "build-web",
+                    "taskRef": {"name": "build"},
+                    "params": [{"name": "image", "value": "$(params.registry)/web"}],
+                },
                 {
                     "name": "deploy",
                     "runAfter": ["build-web"],
@@ -73,8 +83,14 @@ def test_independent_tasks_run_concurrently_and_results_flow_into_params(tekton,
                     ],
                     "taskSpec": {
                         "params": [{"name": "api"}, {"name": "all", "type": "array"}],
-                        "steps": [{"name": "helm", "image": "alpine/helm", "args": ["$(params.all[*])"],
-                                   "script": "helm upgrade app --set api=$(params.api)"}],
+                        "steps": [
+                            {
+                                "name": "helm",
+                                "image": "alpine/helm",
+                                "args": ["$(params.all[*])"],
+                                "script": "helm upgrade app --set api=$(params.api)",
+                            }
+                        ],
                     },
                 },
             ],
@@ -84,20 +100,40 @@ def test_independent_tasks_run_concurrently_and_results_flow_into_params(tekton,
     tekton.create(
         "PipelineRun",
         "release",
-        {"pipelineRef": {"name": "app"},
-         "params": [{"name": "registry", "value": "127.0.0.1:5000"}, {"name": "images", "value": ["a", "b"]}]},
+        {
+            "pipelineRef": {"name": "app"},
+            "params": [
+                {"name": "registry", "value": "127.0.0.1:5000"},
+                {"name": "images", "value": ["a", "b"]},
+            ],
+        },
     )
-    running = tekton.wait("PipelineRun", "release", lambda pr: len(pr.get("status", {}).get("childReferences", [])) == 2)
+    running = tekton.wait(
+        "PipelineRun", "release", lambda pr: len(pr.get("status", {}).get("childReferences", [])) == 2
+    )
     assert succeeded(running)["reason"] == "Running"
-    assert succeeded(running)["message"] == "Tasks Completed: 0 (Failed: 0, Cancelled 0), Incomplete: 3, Skipped: 0"
+    assert (
+        succeeded(running)["message"]
+        == "Tasks Completed: 0 (Failed: 0, Cancelled 0), Incomplete: 3, Skipped: 0"
+    )
     done = tekton.wait_done("PipelineRun", "release")
     assert succeeded(done) | {"lastTransitionTime": ""} == {
-        "type": "Succeeded", "status": "True", "reason": "Succeeded", "lastTransitionTime": "",
+        "type": "Succeeded",
+        "status": "True",
+        "reason": "Succeeded",
+        "lastTransitionTime": "",
         "message": "Tasks Completed: 3 (Failed: 0, Cancelled 0), Skipped: 0",
     }
-    assert [c["name"] for c in done["status"]["childReferences"]] == ["release-build-api", "release-build-web", "release-deploy"]
+    assert [c["name"] for c in done["status"]["childReferences"]] == [
+        "release-build-api",
+        "release-build-web",
+        "release-deploy",
+    ]
     assert done["status"]["childReferences"][0] == {
-        "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": "release-build-api", "pipelineTaskName": "build-api",
+        "apiVersion": "tekton.dev/v1",
+        "kind": "TaskRun",
+        "name": "release-build-api",
+        "pipelineTaskName": "build-api",
     }
     assert done["status"]["results"] == [{"name": "api-digest", "value": "sha256:127.0.0.1:5000/api"}]
     assert done["status"]["completionTime"] >= done["status"]["startTime"]
@@ -107,7 +143,9 @@ def test_independent_tasks_run_concurrently_and_results_flow_into_params(tekton,
     assert stamp(api["status"]["startTime"]) < stamp(web["status"]["completionTime"])
     assert stamp(web["status"]["startTime"]) < stamp(api["status"]["completionTime"])
     assert stamp(deploy["status"]["startTime"]) >= stamp(web["status"]["completionTime"])
-    assert api["status"]["results"] == [{"name": "IMAGE_DIGEST", "type": "string", "value": "sha256:127.0.0.1:5000/api"}]
+    assert api["status"]["results"] == [
+        {"name": "IMAGE_DIGEST", "type": "string", "value": "sha256:127.0.0.1:5000/api"}
+    ]
     assert deploy["spec"]["params"] == [
         {"name": "api", "value": "sha256:127.0.0.1:5000/api"},
         {"name": "all", "value": ["a", "b", "release"]},
@@ -124,8 +162,14 @@ def test_independent_tasks_run_concurrently_and_results_flow_into_params(tekton,
         "app.kubernetes.io/managed-by": "tekton-pipelines",
     }
     assert api["metadata"]["ownerReferences"] == [
-        {"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "name": "release", "uid": pr["metadata"]["uid"],
-         "controller": True, "blockOwnerDeletion": True}
+        {
+            "apiVersion": "tekton.dev/v1",
+            "kind": "PipelineRun",
+            "name": "release",
+            "uid": pr["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
     ]
     assert api["spec"]["timeout"] == "1h0m0s" and api["spec"]["serviceAccountName"] == "default"
     step = api["status"]["steps"][0]
@@ -138,7 +182,9 @@ def test_independent_tasks_run_concurrently_and_results_flow_into_params(tekton,
     pod = client.CoreV1Api(tekton.core.api_client).read_namespaced_pod("release-deploy-pod", tekton.namespace)
     assert pod.metadata.labels["tekton.dev/taskRun"] == "release-deploy"
     assert pod.metadata.labels["tekton.dev/taskRunUID"] == deploy["metadata"]["uid"]
-    assert [(o.kind, o.name, o.controller) for o in pod.metadata.owner_references] == [("TaskRun", "release-deploy", True)]
+    assert [(o.kind, o.name, o.controller) for o in pod.metadata.owner_references] == [
+        ("TaskRun", "release-deploy", True)
+    ]
     assert [c.name for c in pod.spec.containers] == ["step-helm"]
     assert pod.status.phase == "Succeeded"
     log = tekton.core.read_namespaced_pod_log("release-deploy-pod", tekton.namespace, container="step-helm")
@@ -153,14 +199,28 @@ def test_a_failing_step_fails_its_taskrun_with_its_log_and_dependents_never_star
         "broken",
         {
             "tasks": [
-                {"name": "build", "taskSpec": task_spec(
-                    {"name": "compile", "image": "golang", "script": "make"},
-                    {"name": "push", "image": "buildah", "script": "buildah push"})},
+                {
+                    "name": "build",
+                    "taskSpec": task_spec(
+                        {"name": "compile", "image": "golang", "script": "make"},
+                        {"name": "push", "image": "buildah", "script": "buildah push"},
+                    ),
+                },
                 {"name": "deploy", "runAfter": ["build"], "taskSpec": task_spec()},
                 {"name": "after-deploy", "runAfter": ["deploy"], "taskSpec": task_spec()},
             ],
-            "finally": [{"name": "report", "taskSpec": task_spec(
-                {"name": "say", "image": "alpine", "script": "echo $(tasks.build.status) $(tasks.status)"})}],
+            "finally": [
+                {
+                    "name": "report",
+                    "taskSpec": task_spec(
+                        {
+                            "name": "say",
+                            "image": "alpine",
+                            "script": "echo $(tasks.build.status) $(tasks.status)",
+                        }
+                    ),
+                }
+            ],
         },
     )
     tekton.create("PipelineRun", "fails", {"pipelineRef": {"name": "broken"}})
@@ -195,8 +255,12 @@ def test_finally_runs_after_success_and_skipped_when_tasks_give_completed(tekton
                 "params": [{"name": "deploy"}],
                 "tasks": [
                     {"name": "build", "taskSpec": task_spec()},
-                    {"name": "deploy", "runAfter": ["build"], "taskSpec": task_spec(),
-                     "when": [{"input": "$(params.deploy)", "operator": "in", "values": ["yes"]}]},
+                    {
+                        "name": "deploy",
+                        "runAfter": ["build"],
+                        "taskSpec": task_spec(),
+                        "when": [{"input": "$(params.deploy)", "operator": "in", "values": ["yes"]}],
+                    },
                 ],
                 "finally": [{"name": "cleanup", "taskSpec": task_spec()}],
             },
@@ -206,8 +270,11 @@ def test_finally_runs_after_success_and_skipped_when_tasks_give_completed(tekton
     assert succeeded(done)["status"] == "True" and succeeded(done)["reason"] == "Completed"
     assert succeeded(done)["message"] == "Tasks Completed: 2 (Failed: 0, Cancelled 0), Skipped: 1"
     assert done["status"]["skippedTasks"] == [
-        {"name": "deploy", "reason": "When Expressions evaluated to false",
-         "whenExpressions": [{"input": "$(params.deploy)", "operator": "in", "values": ["yes"]}]}
+        {
+            "name": "deploy",
+            "reason": "When Expressions evaluated to false",
+            "whenExpressions": [{"input": "$(params.deploy)", "operator": "in", "values": ["yes"]}],
+        }
     ]
     cleanup = tekton.get("TaskRun", "with-when-cleanup")
     assert cleanup["metadata"]["labels"]["tekton.dev/memberOf"] == "finally"
@@ -216,9 +283,19 @@ def test_finally_runs_after_success_and_skipped_when_tasks_give_completed(tekton
 
 def test_cancel_cancels_running_taskruns_and_deletes_their_pods(tekton, emulator):
     emulator.tekton.steps.script(task="slow", duration=600)
-    tekton.create("PipelineRun", "to-cancel", {"pipelineSpec": {
-        "tasks": [{"name": "slow", "taskSpec": task_spec()}, {"name": "next", "runAfter": ["slow"], "taskSpec": task_spec()}],
-        "finally": [{"name": "final", "taskSpec": task_spec()}]}})
+    tekton.create(
+        "PipelineRun",
+        "to-cancel",
+        {
+            "pipelineSpec": {
+                "tasks": [
+                    {"name": "slow", "taskSpec": task_spec()},
+                    {"name": "next", "runAfter": ["slow"], "taskSpec": task_spec()},
+                ],
+                "finally": [{"name": "final", "taskSpec": task_spec()}],
+            }
+        },
+    )
     tekton.wait("TaskRun", "to-cancel-slow", lambda tr: succeeded(tr).get("reason") == "Running")
     tekton.patch_spec("PipelineRun", "to-cancel", {"status": "Cancelled"})
     done = tekton.wait_done("PipelineRun", "to-cancel")
@@ -228,10 +305,13 @@ def test_cancel_cancels_running_taskruns_and_deletes_their_pods(tekton, emulator
     assert slow["spec"]["status"] == "TaskRunCancelled"
     assert succeeded(slow)["reason"] == "TaskRunCancelled"
     assert succeeded(slow)["message"] == (
-        'TaskRun "to-cancel-slow" was cancelled. TaskRun cancelled as the PipelineRun it belongs to has been cancelled.'
+        'TaskRun "to-cancel-slow" was cancelled. TaskRun cancelled as the PipelineRun it belongs to has been '
+        "cancelled."
     )
     step = slow["status"]["steps"][0]
-    assert step["terminated"]["reason"] == "TaskRunCancelled" and step["terminationReason"] == "TaskRunCancelled"
+    assert (
+        step["terminated"]["reason"] == "TaskRunCancelled" and step["terminationReason"] == "TaskRunCancelled"
+    )
     assert step["terminated"]["message"] == "Step run terminated as pod to-cancel-slow-pod is terminated"
     with pytest.raises(ApiException) as gone:
         tekton.core.read_namespaced_pod("to-cancel-slow-pod", tekton.namespace)
@@ -241,9 +321,16 @@ def test_cancel_cancels_running_taskruns_and_deletes_their_pods(tekton, emulator
 
 def test_graceful_cancel_runs_finally(tekton, emulator):
     emulator.tekton.steps.script(task="slow", duration=600)
-    tekton.create("PipelineRun", "graceful", {"pipelineSpec": {
-        "tasks": [{"name": "slow", "taskSpec": task_spec()}],
-        "finally": [{"name": "final", "taskSpec": task_spec()}]}})
+    tekton.create(
+        "PipelineRun",
+        "graceful",
+        {
+            "pipelineSpec": {
+                "tasks": [{"name": "slow", "taskSpec": task_spec()}],
+                "finally": [{"name": "final", "taskSpec": task_spec()}],
+            }
+        },
+    )
     tekton.wait("TaskRun", "graceful-slow", lambda tr: succeeded(tr).get("reason") == "Running")
     tekton.patch_spec("PipelineRun", "graceful", {"status": "CancelledRunFinally"})
     done = tekton.wait_done("PipelineRun", "graceful")
@@ -255,9 +342,19 @@ def test_graceful_cancel_runs_finally(tekton, emulator):
 
 def test_graceful_stop_lets_running_tasks_finish_and_starts_no_new_ones(tekton, emulator):
     emulator.tekton.steps.script(task="first", duration=1)
-    tekton.create("PipelineRun", "stopping", {"pipelineSpec": {
-        "tasks": [{"name": "first", "taskSpec": task_spec()}, {"name": "second", "runAfter": ["first"], "taskSpec": task_spec()}],
-        "finally": [{"name": "final", "taskSpec": task_spec()}]}})
+    tekton.create(
+        "PipelineRun",
+        "stopping",
+        {
+            "pipelineSpec": {
+                "tasks": [
+                    {"name": "first", "taskSpec": task_spec()},
+                    {"name": "second", "runAfter": ["first"], "taskSpec": task_spec()},
+                ],
+                "finally": [{"name": "final", "taskSpec": task_spec()}],
+            }
+        },
+    )
     tekton.wait("TaskRun", "stopping-first", lambda tr: succeeded(tr).get("reason") == "Running")
     tekton.patch_spec("PipelineRun", "stopping", {"status": "StoppedRunFinally"})
     seen = tekton.wait("PipelineRun", "stopping", lambda pr: succeeded(pr).get("reason") != "Running")
@@ -265,28 +362,41 @@ def test_graceful_stop_lets_running_tasks_finish_and_starts_no_new_ones(tekton, 
     done = tekton.wait_done("PipelineRun", "stopping")
     assert succeeded(done)["reason"] == "Cancelled"
     assert succeeded(tekton.get("TaskRun", "stopping-first"))["reason"] == "Succeeded"
-    assert {"name": "second", "reason": "PipelineRun was gracefully stopped"} in done["status"]["skippedTasks"]
+    assert {"name": "second", "reason": "PipelineRun was gracefully stopped"} in done["status"][
+        "skippedTasks"
+    ]
     assert succeeded(tekton.get("TaskRun", "stopping-final"))["reason"] == "Succeeded"
 
 
 def test_pipeline_timeout_times_out_the_run_and_its_taskruns(tekton, emulator):
     emulator.tekton.steps.script(task="slow", duration=600)
-    tekton.create("PipelineRun", "too-slow", {"timeouts": {"pipeline": "2s"}, "pipelineSpec": {
-        "tasks": [{"name": "slow", "taskSpec": task_spec()}]}})
+    tekton.create(
+        "PipelineRun",
+        "too-slow",
+        {
+            "timeouts": {"pipeline": "2s"},
+            "pipelineSpec": {"tasks": [{"name": "slow", "taskSpec": task_spec()}]},
+        },
+    )
     tekton.wait("TaskRun", "too-slow-slow", lambda tr: succeeded(tr).get("reason") == "Running")
     emulator.advance_time(5)  # the emulator's clock: no test waits for two real seconds
     done = tekton.wait_done("PipelineRun", "too-slow")
     assert succeeded(done)["reason"] == "PipelineRunTimeout"
     assert succeeded(done)["message"] == 'PipelineRun "too-slow" failed to finish within "2s"'
     slow = tekton.wait_done("TaskRun", "too-slow-slow")
-    assert slow["spec"]["statusMessage"] == "TaskRun cancelled as the PipelineRun it belongs to has timed out."
+    assert (
+        slow["spec"]["statusMessage"] == "TaskRun cancelled as the PipelineRun it belongs to has timed out."
+    )
     assert succeeded(slow)["reason"] == "TaskRunCancelled"
 
 
 def test_task_timeout_gives_taskrun_timeout(tekton, emulator):
     emulator.tekton.steps.script(task="slow", duration=600)
-    tekton.create("PipelineRun", "task-timeout", {"pipelineSpec": {
-        "tasks": [{"name": "slow", "timeout": "1m30s", "taskSpec": task_spec()}]}})
+    tekton.create(
+        "PipelineRun",
+        "task-timeout",
+        {"pipelineSpec": {"tasks": [{"name": "slow", "timeout": "1m30s", "taskSpec": task_spec()}]}},
+    )
     tekton.wait("TaskRun", "task-timeout-slow", lambda tr: succeeded(tr).get("reason") == "Running")
     emulator.advance_time(120)
     slow = tekton.wait_done("TaskRun", "task-timeout-slow")
@@ -303,11 +413,18 @@ def test_task_timeout_gives_taskrun_timeout(tekton, emulator):
         (
             {"pipelineRef": {"name": "absent"}},
             "CouldntGetPipeline",
-            "Error retrieving pipeline for pipelinerun {ns}/bad: error when getting Pipeline for PipelineRun bad: "
-            'tekton client cannot get pipeline absent from local cluster: pipelines.tekton.dev "absent" not found',
+            "Error retrieving pipeline for pipelinerun {ns}/bad: error when getting Pipeline for PipelineRun "
+            "bad: "
+            'tekton client cannot get pipeline absent from local cluster: pipelines.tekton.dev "absent" not '
+            "found",
         ),
         (
-            {"pipelineSpec": {"params": [{"name": "url"}, {"name": "rev"}], "tasks": [{"name": "a", "taskSpec": task_spec()}]}},
+            {
+                "pipelineSpec": {
+                    "params": [{"name": "url"}, {"name": "rev"}],
+                    "tasks": [{"name": "a", "taskSpec": task_spec()}],
+                }
+            },
             "ParameterMissing",
             "[User error] PipelineRun {ns}/bad is missing some parameters required by Pipeline {ns}/bad: "
             "pipelineRun missing parameters: [url rev]",
@@ -319,36 +436,69 @@ def test_task_timeout_gives_taskrun_timeout(tekton, emulator):
             'Couldn\'t retrieve Task "nowhere": tasks.tekton.dev "nowhere" not found',
         ),
         (
-            {"pipelineSpec": {"tasks": [
-                {"name": "a", "taskSpec": task_spec(results=["out"])},
-                {"name": "b", "taskSpec": task_spec(params=["x"]), "params": [{"name": "x", "value": "$(tasks.a.results.missing)"}]},
-            ]}},
+            {
+                "pipelineSpec": {
+                    "tasks": [
+                        {"name": "a", "taskSpec": task_spec(results=["out"])},
+                        {
+                            "name": "b",
+                            "taskSpec": task_spec(params=["x"]),
+                            "params": [{"name": "x", "value": "$(tasks.a.results.missing)"}],
+                        },
+                    ]
+                }
+            },
             "InvalidTaskResultReference",
-            'invalid result reference in pipeline task "b": "missing" is not a named result returned by pipeline task "a"',
+            'invalid result reference in pipeline task "b": "missing" is not a named result returned by '
+            'pipeline task "a"',
         ),
         (
-            {"pipelineSpec": {"tasks": [
-                {"name": "a", "runAfter": ["b"], "taskSpec": task_spec()},
-                {"name": "b", "runAfter": ["a"], "taskSpec": task_spec()},
-            ]}},
+            {
+                "pipelineSpec": {
+                    "tasks": [
+                        {"name": "a", "runAfter": ["b"], "taskSpec": task_spec()},
+                        {"name": "b", "runAfter": ["a"], "taskSpec": task_spec()},
+                    ]
+                }
+            },
             "PipelineInvalidGraph",
-            "[User error] PipelineRun {ns}/bad's Pipeline DAG is invalid: cycle detected; task \"a\" depends on \"b\"",
+            '[User error] PipelineRun {ns}/bad\'s Pipeline DAG is invalid: cycle detected; task "a" depends '
+            'on "b"',
         ),
         (
-            {"pipelineSpec": {"workspaces": [{"name": "source"}], "tasks": [{"name": "a", "taskSpec": task_spec()}]}},
+            {
+                "pipelineSpec": {
+                    "workspaces": [{"name": "source"}],
+                    "tasks": [{"name": "a", "taskSpec": task_spec()}],
+                }
+            },
             "InvalidWorkspaceBindings",
             "[User error] PipelineRun {ns}/bad doesn't bind Pipeline {ns}/bad's Workspaces correctly: "
             'pipeline requires workspace with name "source" be provided by pipelinerun',
         ),
         (
-            {"params": [{"name": "list", "value": "one"}],
-             "pipelineSpec": {"params": [{"name": "list", "type": "array"}], "tasks": [{"name": "a", "taskSpec": task_spec()}]}},
+            {
+                "params": [{"name": "list", "value": "one"}],
+                "pipelineSpec": {
+                    "params": [{"name": "list", "type": "array"}],
+                    "tasks": [{"name": "a", "taskSpec": task_spec()}],
+                },
+            },
             "ParameterTypeMismatch",
-            "[User error] PipelineRun {ns}/bad parameters have mismatching types with Pipeline {ns}/bad's parameters: "
+            "[User error] PipelineRun {ns}/bad parameters have mismatching types with Pipeline {ns}/bad's "
+            "parameters: "
             "parameters have inconsistent types : [list]",
         ),
     ],
-    ids=["unknown-pipeline", "missing-param", "unknown-task", "bad-result-reference", "cycle", "unbound-workspace", "param-type"],
+    ids=[
+        "unknown-pipeline",
+        "missing-param",
+        "unknown-task",
+        "bad-result-reference",
+        "cycle",
+        "unbound-workspace",
+        "param-type",
+    ],
 )
 def test_invalid_runs_fail_with_tektons_reason_and_message(tekton, spec, reason, message):
     tekton.create("PipelineRun", "bad", spec)
@@ -374,49 +524,85 @@ def test_workspaces_share_files_between_tasks_and_secrets_are_materialised(tekto
             else:
                 Writer.seen["dockerfile"] = (source / "Dockerfile").read_text()
                 Writer.seen["kubeconfig"] = (step.workspaces["creds"] / "kubeconfig").read_text()
-                Writer.seen["creds_mode"] = oct((step.workspaces["creds"] / "kubeconfig").stat().st_mode & 0o777)
+                Writer.seen["creds_mode"] = oct(
+                    (step.workspaces["creds"] / "kubeconfig").stat().st_mode & 0o777
+                )
             step.log(f"ran {step.pipeline_task}\n")
             return StepOutcome(exit_code=0)
 
     writer = Writer()
     emulator.tekton.executors.register(r"^test/writer$", writer)
     try:
-        tekton.core.create_namespaced_secret(tekton.namespace, {"metadata": {"name": "deployer"},
-                                                                "stringData": {"kubeconfig": "apiVersion: v1"}})
+        tekton.core.create_namespaced_secret(
+            tekton.namespace,
+            {"metadata": {"name": "deployer"}, "stringData": {"kubeconfig": "apiVersion: v1"}},
+        )
         step = {"name": "go", "image": "test/writer"}
-        tekton.create("PipelineRun", "shared", {
-            "workspaces": [
-                {"name": "src", "volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"],
-                                                                 "resources": {"requests": {"storage": "1Gi"}}}}},
-                {"name": "cluster", "secret": {"secretName": "deployer"}},
-            ],
-            "pipelineSpec": {
-                "workspaces": [{"name": "src"}, {"name": "cluster"}],
-                "tasks": [
-                    {"name": "clone", "workspaces": [{"name": "source", "workspace": "src"}],
-                     "taskSpec": {"workspaces": [{"name": "source"}], "steps": [step]}},
-                    {"name": "deploy", "runAfter": ["clone"],
-                     "workspaces": [{"name": "source", "workspace": "src"}, {"name": "creds", "workspace": "cluster"}],
-                     "taskSpec": {"workspaces": [{"name": "source"}, {"name": "creds"}], "steps": [step]}},
+        tekton.create(
+            "PipelineRun",
+            "shared",
+            {
+                "workspaces": [
+                    {
+                        "name": "src",
+                        "volumeClaimTemplate": {
+                            "spec": {
+                                "accessModes": ["ReadWriteOnce"],
+                                "resources": {"requests": {"storage": "1Gi"}},
+                            }
+                        },
+                    },
+                    {"name": "cluster", "secret": {"secretName": "deployer"}},
                 ],
+                "pipelineSpec": {
+                    "workspaces": [{"name": "src"}, {"name": "cluster"}],
+                    "tasks": [
+                        {
+                            "name": "clone",
+                            "workspaces": [{"name": "source", "workspace": "src"}],
+                            "taskSpec": {"workspaces": [{"name": "source"}], "steps": [step]},
+                        },
+                        {
+                            "name": "deploy",
+                            "runAfter": ["clone"],
+                            "workspaces": [
+                                {"name": "source", "workspace": "src"},
+                                {"name": "creds", "workspace": "cluster"},
+                            ],
+                            "taskSpec": {
+                                "workspaces": [{"name": "source"}, {"name": "creds"}],
+                                "steps": [step],
+                            },
+                        },
+                    ],
+                },
             },
-        })
+        )
         done = tekton.wait_done("PipelineRun", "shared")
         assert succeeded(done)["reason"] == "Succeeded", succeeded(done)
     finally:
         emulator.tekton.executors.unregister(writer)
-    assert Writer.seen == {"dockerfile": "FROM scratch\n", "kubeconfig": "apiVersion: v1", "creds_mode": "0o600"}
+    assert Writer.seen == {
+        "dockerfile": "FROM scratch\n",
+        "kubeconfig": "apiVersion: v1",
+        "creds_mode": "0o600",
+    }
     clone = tekton.get("TaskRun", "shared-clone")
     claim = clone["spec"]["workspaces"][0]["persistentVolumeClaim"]["claimName"]
     assert claim.startswith("pvc-") and len(claim) == len("pvc-") + 10
     pvc = tekton.core.read_namespaced_persistent_volume_claim(claim, tekton.namespace)
     assert pvc.metadata.owner_references[0].kind == "PipelineRun"
-    assert tekton.core.read_namespaced_pod_log("shared-deploy-pod", tekton.namespace, container="step-go") == "ran deploy\n"
+    assert (
+        tekton.core.read_namespaced_pod_log("shared-deploy-pod", tekton.namespace, container="step-go")
+        == "ran deploy\n"
+    )
 
 
 def test_the_controller_can_be_switched_off(tekton, emulator):
     emulator.tekton.enabled = False
-    tekton.create("PipelineRun", "idle", {"pipelineSpec": {"tasks": [{"name": "a", "taskSpec": task_spec()}]}})
+    tekton.create(
+        "PipelineRun", "idle", {"pipelineSpec": {"tasks": [{"name": "a", "taskSpec": task_spec()}]}}
+    )
     assert "status" not in tekton.get("PipelineRun", "idle")
     emulator.tekton.enabled = True
     tekton.patch_spec("PipelineRun", "idle", {"params": []})  # any write wakes the controller
