@@ -6,6 +6,9 @@ cluster has no Tekton controller (and no nodes). Waits watch for conditions; not
 from __future__ import annotations
 
 import datetime
+import json
+import ssl
+import urllib.request
 
 import pytest
 from kubernetes import client
@@ -607,3 +610,56 @@ def test_the_controller_can_be_switched_off(tekton, emulator):
     emulator.tekton.enabled = True
     tekton.patch_spec("PipelineRun", "idle", {"params": []})  # any write wakes the controller
     assert succeeded(tekton.wait_done("PipelineRun", "idle"))["reason"] == "Succeeded"
+
+
+def test_a_standalone_taskrun_runs_and_is_validated(tekton):
+    tekton.create(
+        "Task",
+        "greet",
+        task_spec(
+            {
+                "name": "hello",
+                "image": "alpine",
+                "script": "echo hello $(params.who) from $(context.taskRun.name)",
+            },
+            params=["who"],
+        ),
+    )
+    tekton.create(
+        "TaskRun", "alone", {"taskRef": {"name": "greet"}, "params": [{"name": "who", "value": "you"}]}
+    )
+    done = tekton.wait_done("TaskRun", "alone")
+    assert succeeded(done)["reason"] == "Succeeded"
+    log = tekton.core.read_namespaced_pod_log("alone-pod", tekton.namespace, container="step-hello")
+    assert "echo hello you from alone" in log
+
+    tekton.create("TaskRun", "no-params", {"taskRef": {"name": "greet"}})
+    failed = tekton.wait_done("TaskRun", "no-params")
+    assert succeeded(failed)["reason"] == "TaskRunValidationFailed"
+    assert succeeded(failed)["message"] == (
+        "[User error] invalid input params for task greet: missing values for these params which have no "
+        "default values: [who]"
+    )
+    tekton.create("TaskRun", "no-task", {"taskRef": {"name": "absent"}})
+    assert succeeded(tekton.wait_done("TaskRun", "no-task"))["reason"] == "TaskRunResolutionFailed"
+
+
+def test_steps_are_scripted_over_the_emulators_http_controls(tekton, cluster):
+    request = urllib.request.Request(
+        cluster.server + "/_emulator/tekton",
+        data=json.dumps({"step": {"task": "flaky", "exit_code": 3, "log": "no space left"}}).encode(),
+        headers={
+            "Authorization": "Bearer " + cluster.kubeconfig_dict["users"][0]["user"]["token"],
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    context = ssl.create_default_context(cadata=cluster.ca_pem)
+    with urllib.request.urlopen(request, context=context) as answer:
+        assert json.loads(answer.read()) == {"ok": True}
+    tekton.create(
+        "PipelineRun", "over-http", {"pipelineSpec": {"tasks": [{"name": "flaky", "taskSpec": task_spec()}]}}
+    )
+    run = tekton.wait_done("TaskRun", "over-http-flaky")
+    assert succeeded(run)["message"] == '"step-run" exited with code 3: Error'
+    assert "no space left" in tekton.core.read_namespaced_pod_log("over-http-flaky-pod", tekton.namespace)
