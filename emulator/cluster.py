@@ -15,6 +15,7 @@ from emulator.kube.models import ClusterState
 from emulator.kube.responses import KubeApi
 from emulator.kube.workloads import WorkloadSimulator
 from emulator.server import BackgroundServer
+from emulator.tekton.controller import TektonController
 
 CLUSTER_NAME = "emulated"
 
@@ -23,7 +24,9 @@ class EmulatedCluster:
     """A stateful Kubernetes API server over HTTPS on 127.0.0.1 (random port unless `port`);
     with `openshift=True` it also serves OpenShift's project API; with `tekton=True` (or "v1") it has
     Tekton Pipelines v1.15.0's CRDs and ConfigMaps installed, with `tekton="v1beta1"` an older Tekton
-    that serves only tekton.dev/v1beta1 (emulator/tekton/install.py).
+    that serves only tekton.dev/v1beta1 (emulator/tekton/install.py). Its Tekton controller
+    (`cluster.tekton`) runs PipelineRuns when the Tekton CRDs are served; `tekton_controller=False`
+    switches it off.
 
     with EmulatedCluster() as cluster:
         cluster.url, cluster.ca_file, cluster.admin_token, cluster.kubeconfig_dict()
@@ -37,6 +40,7 @@ class EmulatedCluster:
         state_dir: Path | None = None,
         openshift: bool = False,
         tekton: bool | str = False,
+        tekton_controller: bool = True,
     ):
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.controls = Controls()
@@ -50,7 +54,10 @@ class EmulatedCluster:
             install_tekton(self.state, api="v1" if tekton is True else tekton)
         self.workloads = WorkloadSimulator()
         self.state.controllers.append(self.workloads)
-        self._api = KubeApi(self.state, self.controls, self.workloads)
+        # Runs PipelineRuns once the Tekton CRDs are served; idle otherwise.
+        self.tekton = TektonController(enabled=tekton_controller)
+        self.state.controllers.append(self.tekton)
+        self._api = KubeApi(self.state, self.controls, self.workloads, tekton=self.tekton)
         self._server = BackgroundServer(self._api.application(), tls=True, port=port, state_dir=state_dir)
 
     # ------------------------------------------------------------------ lifecycle
@@ -68,6 +75,7 @@ class EmulatedCluster:
 
     def stop(self) -> None:
         self._server.stop()
+        self.tekton.close()
 
     def __enter__(self) -> EmulatedCluster:
         return self.start()
