@@ -554,7 +554,7 @@ def _report(params, plans, answers, **extra):
 def record_of(params):
     """(namespace, name) of the record ConfigMap, or None; KubeError on a bad name or age."""
     record = params.get("record")
-    if params["record_max_age"] < 0:
+    if (params.get("record_max_age") or 0) < 0:
         raise KubeError.invalid("record_max_age", f"{params['record_max_age']} is negative",
                                 "give a number of seconds, or 0 to never use the record")
     if record is None:
