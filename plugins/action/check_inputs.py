@@ -33,7 +33,8 @@ ARGUMENT_SPEC = {
         "enabled": {"type": "bool", "default": True},
     }},
 }
-OPTION_IN_MESSAGE = re.compile(r"option '([^']+)'|argument '([^']+)'")
+# How the modules' messages name an option: KubeError.invalid, AnsibleModule's validator, IBMCloudError.
+OPTION_IN_MESSAGE = re.compile(r"option '([^']+)'|argument '([^']+)'|Option ([\w.\[\]]+)(?= is )")
 
 
 class ActionModule(ActionBase):
@@ -91,7 +92,7 @@ def explain(message, call, role, task_vars):
     'token_lifetime' of k8s_cluster_secret; set in inventories/dev/group_vars/clusters.yml:12): ...'."""
     module = call["module"].rpartition(".")[2]
     found = OPTION_IN_MESSAGE.search(message)
-    option = (found.group(1) or found.group(2)) if found else None
+    option = next(group for group in found.groups() if group) if found else None
     variables = variables_behind(option, call["variables"]) if option else []
     if not variables:
         variables = most_likely(sorted(set(call["variables"].values())), role, task_vars)
@@ -100,8 +101,7 @@ def explain(message, call, role, task_vars):
     variables = most_likely(variables, role, task_vars)
     named = " / ".join(variables)
     source = f"option '{option}' of {module}; {where_to_set(variables, role, task_vars)}"
-    quoted = f"option '{option}'" if found.group(1) else f"argument '{option}'"
-    return message.replace(quoted, f"{named} ({source})", 1)
+    return message.replace(found.group(0), f"{named} ({source})", 1)
 
 
 def most_likely(variables, role, task_vars):
