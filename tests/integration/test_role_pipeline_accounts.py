@@ -298,7 +298,8 @@ def rbac_lists(controls):
     """Cluster-wide LISTs of the four RBAC kinds: the fingerprint's reads."""
     kinds = ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
     return [request for request in controls.requests()
-            if request[0] == "GET" and request[1] in {f"/apis/rbac.authorization.k8s.io/v1/{kind}" for kind in kinds}]
+            if request[0] == "GET" and request[1].rpartition("/")[0] == "/apis/rbac.authorization.k8s.io/v1"
+            and request[1].rpartition("/")[2] in kinds]
 
 
 def test_a_no_op_run_asks_no_review_question_until_rbac_changes(cluster, stage, tmp_path, request):
@@ -313,7 +314,8 @@ def test_a_no_op_run_asks_no_review_question_until_rbac_changes(cluster, stage, 
     first = apply_role(tmp_path / "first", variables)
     assert first.rc == 0, first.stdout
     assert first.task(REVIEW_TASK).result["reviewed"] is True
-    record = client.CoreV1Api(cluster.api_client()).read_namespaced_config_map("tekton-cd-access-review", pipeline)
+    core = client.CoreV1Api(cluster.api_client())
+    record = core.read_namespaced_config_map("tekton-cd-access-review", pipeline)
     assert record.data["fingerprint"] == first.task(REVIEW_TASK).result["fingerprint"]
     assert set(record.data) == {"fingerprint", "questions", "reviewed-at"}
 
@@ -326,7 +328,8 @@ def test_a_no_op_run_asks_no_review_question_until_rbac_changes(cluster, stage, 
         assert review_requests(controls) == []
         assert controls.writes() == []
         assert len(rbac_lists(controls)) == 4
-        assert all(row["ok"] for entry in again.task(REVIEW_TASK).result["reviews"] for row in entry["results"])
+        rows = [row for entry in again.task(REVIEW_TASK).result["reviews"] for row in entry["results"]]
+        assert rows and all(row["ok"] for row in rows)
 
     rbac = client.RbacAuthorizationV1Api(cluster.api_client())
     too_wide = cluster.unique_name("too-wide")

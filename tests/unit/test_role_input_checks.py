@@ -34,8 +34,8 @@ def role_files(role):
 
 
 def check_calls(role):
-    (check,) = [task[CHECK_MODULE] for task in yaml.safe_load((ROOT / "roles" / role / "tasks" / "check.yml").read_text())
-                if CHECK_MODULE in task]
+    tasks = yaml.safe_load((ROOT / "roles" / role / "tasks" / "check.yml").read_text())
+    (check,) = [task[CHECK_MODULE] for task in tasks if CHECK_MODULE in task]
     return check["calls"]
 
 
