@@ -15,6 +15,7 @@ import re
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_runner
+from ansible_collections.tekton_cd.pipeline.plugins.modules.check_inputs import ARGUMENT_SPEC
 from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.handler_action import (
     COLLECTION,
     as_module_sees,
@@ -22,18 +23,6 @@ from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.handler_action 
 )
 from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.inputs_check import check_task_inputs
 
-ARGUMENT_SPEC = {
-    "role": {"type": "str", "required": True},
-    "connection": {"type": "dict", "default": {}},
-    "calls": {"type": "list", "elements": "dict", "required": True, "options": {
-        "name": {"type": "str", "required": True},
-        "module": {"type": "str", "required": True},
-        "args": {"type": "dict", "default": {}},
-        "variables": {"type": "dict", "default": {}},
-        "enabled": {"type": "bool", "default": True},
-    }},
-}
-# How the modules' messages name an option: KubeError.invalid, AnsibleModule's validator, IBMCloudError.
 OPTION_IN_MESSAGE = re.compile(r"option '([^']+)'|argument '([^']+)'|Option ([\w.\[\]]+)(?= is )")
 
 

@@ -49,7 +49,7 @@ options:
         default: {}
       variables:
         description:
-          - Which role variable feeds which option, as C(option path: variable). Paths are those the
+          - Which role variable feeds which option, as a map from option path to variable. Paths are those the
             modules use in messages (C(roles[0].rules)); C([*]) matches any index and the longest
             matching path wins. Several variables are separated by commas.
         type: dict
@@ -99,10 +99,24 @@ task:
 """
 
 
+# The action plugin validates its task arguments with this spec (it is documented above).
+ARGUMENT_SPEC = {
+    "role": {"type": "str", "required": True},
+    "connection": {"type": "dict", "default": {}},
+    "calls": {"type": "list", "elements": "dict", "required": True, "options": {
+        "name": {"type": "str", "required": True},
+        "module": {"type": "str", "required": True},
+        "args": {"type": "dict", "default": {}},
+        "variables": {"type": "dict", "default": {}},
+        "enabled": {"type": "bool", "default": True},
+    }},
+}
+
+
 def main():
     from ansible.module_utils.basic import AnsibleModule
 
-    module = AnsibleModule(argument_spec={}, bypass_checks=True, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="check_inputs runs on the controller as an action plugin; it cannot run as a "
                          "module on another host (do not delegate it).")
 

@@ -16,8 +16,8 @@ description:
   - With O(record), a passing review is remembered in a ConfigMap together with a fingerprint of
     every Role, ClusterRole, RoleBinding and ClusterRoleBinding of the cluster (their uid and
     resourceVersion, read with four LISTs). The next run with the same questions asks nothing while
-    that fingerprint is unchanged and the record is younger than O(record_max_age): RBAC decisions
-    depend on nothing else the API holds, so the answers cannot have changed. Any change to any
+    that fingerprint is unchanged and the record is younger than O(record_max_age), since RBAC
+    decisions depend on nothing else the API holds, so the answers cannot have changed. Any change to any
     RBAC object anywhere (a binding added elsewhere, a role edited, one deleted and made again)
     changes the fingerprint, and every question is asked again.
   - The identity is a service account (O(service_account)), with the groups its tokens carry
@@ -129,9 +129,9 @@ options:
       - ConfigMap that remembers the last passing review (the RBAC fingerprint, a digest of the
         questions and expectations, and the time; no secret). Created or updated only after a
         review that passed with a new fingerprint, so a run with nothing changed writes nothing.
-      - Keep it where none of the reviewed identities may write (the review can prove that: list
-        C(update) and C(patch) of it in their O(denied) actions); whoever can write it and RBAC
-        objects could make a review be skipped.
+      - Keep it where none of the reviewed identities may write, which the review can prove by
+        listing C(update) and C(patch) of it in their O(denied) actions; whoever can write it and
+        RBAC objects could make a review be skipped.
       - Omitted, every run asks every question.
     type: dict
     suboptions:
