@@ -112,7 +112,7 @@ class KubeApi:
 
             def again():
                 self._reconcile_handle = None
-                self.state._dirty = True
+                self.state.mark_dirty()
                 self._reconcile()
 
             self._reconcile_handle = loop.call_later(RECONCILE_INTERVAL, again)
@@ -629,7 +629,7 @@ class KubeApi:
             return _json({"ok": True})
         if action == "time" and method == "POST":
             self.state.clock.advance(float(body["advance"]))
-            self.state._dirty = True
+            self.state.mark_dirty()
             self._reconcile()
             return _json({"ok": True, "now": self.state.clock.stamp()})
         if action == "workloads" and method == "POST" and self.workloads is not None:
@@ -641,7 +641,7 @@ class KubeApi:
                 self.workloads.clear_failures()
             if "fail" in body:
                 self.workloads.fail(body["fail"]["kind"], body["fail"].get("name", ".*"))
-            self.state._dirty = True
+            self.state.mark_dirty()
             self._reconcile()
             return _json({"ok": True})
         if action == "tokens" and method == "POST":
