@@ -6,13 +6,12 @@ honours optimistic concurrency and dry-run, and is stored only when something ch
 from __future__ import annotations
 
 import copy
+import json
 import secrets
 import uuid
 from collections.abc import Callable
 
-import yaml
-
-from emulator.kube import builtin_rules, exceptions, openapi, patches, ssa
+from emulator.kube import builtin_rules, exceptions, goyaml, openapi, patches, ssa
 from emulator.kube.admission import Admission
 from emulator.kube.authorization import AccessControl
 from emulator.kube.context import RequestContext
@@ -320,10 +319,15 @@ class Writes:
                 "",
                 [FieldError.required("fieldManager", "is required for apply patch")],
             )
-        config = decode_applied_configuration(raw)
-        if not config.get("apiVersion") or not config.get("kind"):
-            missing = "apiVersion" if not config.get("apiVersion") else "kind"
-            raise exceptions.bad_request(f"{missing} must be set")
+        try:
+            config = goyaml.decode_object(raw)
+        except goyaml.DecodeError as error:
+            raise exceptions.bad_request(f"error decoding YAML: {error}") from None
+        api_version, kind = config.get("apiVersion"), config.get("kind")
+        if (api_version, kind) != (rtype.api_version, rtype.kind):
+            # The field manager's version check: an applied configuration names exactly the URL's kind.
+            group, _, version = str(api_version or "").rpartition("/")
+            raise exceptions.bad_request(f"invalid object type: {group}/{version}, Kind={kind or ''}")
         self.admission.check_body_identity(rtype, namespace, config, name)
         config.setdefault("metadata", {})
         if not isinstance(config["metadata"], dict):
@@ -499,15 +503,16 @@ class Writes:
         return listed
 
 
-def decode_applied_configuration(raw: bytes) -> dict:
-    """The body of a server-side apply, parsed as YAML (JSON is YAML too)."""
-    try:
-        config = yaml.safe_load(raw.decode() if raw else "")
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise exceptions.bad_request(f"error decoding YAML: {error}") from None
-    if not isinstance(config, dict):
-        raise exceptions.bad_request("error decoding YAML: the applied configuration is not an object")
-    return config
+def check_dry_run(values: list[str], options_kind: str) -> bool:
+    """The `dryRun` option of a write (query values, or DeleteOptions' list): True for ["All"],
+    False when absent, a 422 naming the options kind (CreateOptions, UpdateOptions, PatchOptions,
+    DeleteOptions) otherwise."""
+    if any(value != "All" for value in values):
+        shown = exceptions.GoText("[]string{" + ", ".join(json.dumps(v) for v in values) + "}")
+        raise exceptions.invalid(
+            options_kind, "meta.k8s.io", "", [FieldError.not_supported("dryRun", shown, ["All"])]
+        )
+    return bool(values)
 
 
 def _spec_of(obj: dict, rtype: ResourceType) -> dict:
