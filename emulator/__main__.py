@@ -4,6 +4,8 @@
                                                         start detached; returns when ready
   python -m emulator stop  --state-dir DIR              stop the one started there
   python -m emulator serve --state-dir DIR [--port N]   run in the foreground
+  python -m emulator writes --state-dir DIR [--reset] [--json]
+                                                        the writes since the controls' last reset
 
 DIR receives kubeconfig (admin token, mode 0600), url, pid, ca.crt and server.log.
 """
@@ -17,6 +19,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from emulator.controls import ControlEndpoint, writes_command
 from emulator.daemon import Daemon, command_parser, stop_requested
 
 DAEMON = Daemon(label="emulated cluster", module="emulator", pid_file="pid", log_file="server.log",
@@ -69,6 +72,20 @@ def stop(state_dir: Path) -> int:
     return DAEMON.stop(state_dir)
 
 
+def control_endpoint(state_dir: Path) -> ControlEndpoint:
+    """The running cluster's controls, from the admin kubeconfig `serve` wrote into DIR."""
+    import yaml
+
+    if DAEMON.running_pid(state_dir) is None:
+        raise ValueError(f"no emulated cluster is running from {state_dir}")
+    config = yaml.safe_load((state_dir / "kubeconfig").read_text())
+    return ControlEndpoint(
+        url=config["clusters"][0]["cluster"]["server"],
+        token=config["users"][0]["user"]["token"],
+        ca_file=str(state_dir / "ca.crt"),
+    )
+
+
 def _server_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     command.add_argument("--openshift", action="store_true", help="also serve OpenShift's project API")
@@ -86,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(state_dir, args.port, args.openshift, args.tekton)
     if args.command == "start":
         return start(state_dir, args.port, args.openshift, args.tekton)
+    if args.command == "writes":
+        return writes_command("emulated cluster", lambda: control_endpoint(state_dir), args.reset, args.json)
     return stop(state_dir)
 
 

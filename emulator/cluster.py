@@ -70,7 +70,7 @@ class EmulatedCluster:
 
     def _install_ca(self, state: ClusterState) -> None:
         state.ca_pem = self.ca_pem
-        state._dirty = True
+        state.mark_dirty()
         state.reconcile()
 
     def stop(self) -> None:
