@@ -31,9 +31,11 @@ KubeError sentence (kube_errors).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
@@ -420,8 +422,9 @@ class DiscoveryCache:
         self._save()
 
     def _save(self):
-        # Parallel forks share the file: write a private temp file, then rename over.
-        temp = f"{self.path}.{os.getpid()}.tmp"
+        # Parallel forks and threads (access reviews ask in parallel) share the file: write a
+        # temp file private to this process and thread, then rename it over.
+        temp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             with open(temp, "w") as handle:
@@ -429,7 +432,7 @@ class DiscoveryCache:
             os.replace(temp, self.path)
         except OSError:
             # A cache that cannot be written only costs the next run a discovery request.
-            if os.path.exists(temp):
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
 
 
