@@ -37,7 +37,8 @@ def tekton(tmp_path_factory):
         return
     from emulator import EmulatedCluster
 
-    with EmulatedCluster(tekton=True) as emulator:
+    # The CRDs alone, as on the real control plane (no Tekton controller writes statuses there).
+    with EmulatedCluster(tekton=True, tekton_controller=False) as emulator:
         api = RawApi(emulator.url, emulator.ca_pem, emulator.admin_token)
         yield from _with_namespace(api)
 
