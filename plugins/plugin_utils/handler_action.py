@@ -28,7 +28,9 @@ import os
 from contextlib import contextmanager
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.tekton_cd.pipeline.plugins.module_utils import (  # noqa: F401 - imported once, in the main process
+
+# Imported here, in the main process, so that forked workers inherit them (see above).
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils import (  # noqa: F401  # pylint: disable=unused-import
     kube_args,
     kube_client,
     kube_errors,
