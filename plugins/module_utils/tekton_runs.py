@@ -250,9 +250,10 @@ def dag_of(run):
     for final, tasks in ((False, spec.get("tasks") or []), (True, spec.get("finally") or [])):
         names = [t["name"] for t in spec.get("tasks") or []]
         for task in tasks:
-            text = repr(task.get("params") or []) + repr(task.get("when") or [])
             after = list(task.get("runAfter") or [])
-            after += [n for n in names if f"$(tasks.{n}." in text and n not in after and n != task["name"]]
+            if not final:  # finally tasks run after all tasks anyway; their references are no edges
+                text = repr(task.get("params") or []) + repr(task.get("when") or [])
+                after += [n for n in names if f"$(tasks.{n}." in text and n not in after and n != task["name"]]
             nodes.append({"name": task["name"], "after": after, "final": final})
     return nodes
 
