@@ -31,6 +31,7 @@ KubeError sentence (kube_errors).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -280,7 +281,7 @@ class KubeClient:
         """Yield the events of one WATCH request (dicts with type/object) until the server ends it.
 
         The server ends a watch after ``timeoutSeconds``; a read timeout on our side ends it too.
-        ``on_open(stream)`` receives the open stream, whose ``close()`` ends the watch from another
+        ``on_open(stream)`` receives the open stream, whose ``interrupt()`` ends the watch from another
         thread (a reader blocked on the socket returns at once).
         """
         query = [*query, ("watch", "true"), ("timeoutSeconds", str(max(1, int(timeout))))]
@@ -388,8 +389,9 @@ class KubeClient:
 
 
 class OpenStream:
-    """A streaming answer (a watch) on a connection of its own: ``readline`` reads it, ``close``
-    may be called from another thread and unblocks a reader waiting on the socket."""
+    """A streaming answer (a watch) on a connection of its own: ``readline`` reads it and ``close``
+    ends it (from the reading thread); ``interrupt`` may be called from any other thread and makes a
+    reader waiting on the socket see the end of the stream at once."""
 
     def __init__(self, response, connection):
         self.response = response
@@ -398,15 +400,15 @@ class OpenStream:
     def readline(self):
         return self.response.readline()
 
-    def close(self):
+    def interrupt(self):
         import socket
 
         sock = self.connection.sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the server or by the reader
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the server or by another close()
+
+    def close(self):
         self.response.close()
         self.connection.close()
 

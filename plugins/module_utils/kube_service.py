@@ -465,7 +465,7 @@ class KubeService:
         def opened(key, stream):
             streams[key] = stream
             if stopping.is_set():  # the caller left while this watch was being opened
-                stream.close()
+                stream.interrupt()
 
         def watch(key, selection, version):
             resource = self.resource(selection.api_version, selection.kind)
@@ -522,7 +522,7 @@ class KubeService:
         finally:
             stopping.set()
             for stream in list(streams.values()):
-                stream.close()
+                stream.interrupt()
             for thread in threads:
                 thread.join(timeout=5)
 
