@@ -1,8 +1,8 @@
 """Filters that turn what tekton_pipelinerun returns as ``run`` into a picture of it.
 
-    {{ result.run | tekton_cd.pipeline.run_svg }}            an SVG document (DAG + timeline)
-    {{ result.run | tekton_cd.pipeline.run_picture_data }}   the same facts as data (for JSON)
-    {{ result.run | tekton_cd.pipeline.run_timeline }}       the per-task timeline, text lines
+{{ result.run | tekton_cd.pipeline.run_svg }}            an SVG document (DAG + timeline)
+{{ result.run | tekton_cd.pipeline.run_picture_data }}   the same facts as data (for JSON)
+{{ result.run | tekton_cd.pipeline.run_timeline }}       the per-task timeline, text lines
 """
 
 from __future__ import annotations

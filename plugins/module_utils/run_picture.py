@@ -33,7 +33,7 @@ def _time(text):
     if not text:
         return None
     stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.UTC)
 
 
 def clock(seconds):
@@ -58,30 +58,55 @@ def picture_data(run):
         start, end = _time(task.get("start")), _time(task.get("end"))
         if start and not end and task.get("status") in ("running", "pending"):
             end = end_of_run  # still running when the run was read: up to the run's end, if any
-        tasks.append({
-            "name": task["name"],
-            "status": task.get("status") or "pending",
-            "reason": task.get("reason") or "",
-            "final": bool(task.get("final")) or task["name"] in finals,
-            "after": after.get(task["name"], []),
-            "start": task.get("start"),
-            "end": task.get("end"),
-            "start_offset": (start - origin).total_seconds() if start and origin else None,
-            "end_offset": (end - origin).total_seconds() if end and origin else None,
-            "duration": task.get("duration"),
-        })
+        tasks.append(
+            {
+                "name": task["name"],
+                "status": task.get("status") or "pending",
+                "reason": task.get("reason") or "",
+                "final": bool(task.get("final")) or task["name"] in finals,
+                "after": after.get(task["name"], []),
+                "start": task.get("start"),
+                "end": task.get("end"),
+                "start_offset": (start - origin).total_seconds() if start and origin else None,
+                "end_offset": (end - origin).total_seconds() if end and origin else None,
+                "duration": task.get("duration"),
+            }
+        )
     known = {t["name"] for t in tasks}
     for name in after:  # tasks of the DAG that never ran nor were reported skipped
         if name not in known:
-            tasks.append({"name": name, "status": "pending", "reason": "", "final": name in finals,
-                          "after": after[name], "start": None, "end": None, "start_offset": None,
-                          "end_offset": None, "duration": None})
+            tasks.append(
+                {
+                    "name": name,
+                    "status": "pending",
+                    "reason": "",
+                    "final": name in finals,
+                    "after": after[name],
+                    "start": None,
+                    "end": None,
+                    "start_offset": None,
+                    "end_offset": None,
+                    "duration": None,
+                }
+            )
     levels = _levels(tasks)
     for task in tasks:
         task["level"] = levels[task["name"]]
     return {
-        "run": {key: run.get(key) for key in ("name", "namespace", "pipeline", "status", "reason", "message",
-                                              "start", "end", "duration")},
+        "run": {
+            key: run.get(key)
+            for key in (
+                "name",
+                "namespace",
+                "pipeline",
+                "status",
+                "reason",
+                "message",
+                "start",
+                "end",
+                "duration",
+            )
+        },
         "tasks": tasks,
     }
 
@@ -113,14 +138,24 @@ def timeline_table(run):
     data = picture_data(run)
     rows = [("TASK", "STATUS", "START", "END", "DURATION", "REASON")]
     for task in sorted(data["tasks"], key=lambda t: (t["start_offset"] is None, t["start_offset"] or 0)):
-        rows.append((task["name"] + (" (finally)" if task["final"] else ""), task["status"],
-                     clock(task["start_offset"]), clock(task["end_offset"]), clock(task["duration"]),
-                     task["reason"]))
+        rows.append(
+            (
+                task["name"] + (" (finally)" if task["final"] else ""),
+                task["status"],
+                clock(task["start_offset"]),
+                clock(task["end_offset"]),
+                clock(task["duration"]),
+                task["reason"],
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     summary = data["run"]
-    lines.append(f"run {summary['name']}: {summary['status']} ({summary['reason']}) in {clock(summary['duration'])}")
+    lines.append(
+        f"run {summary['name']}: {summary['status']} ({summary['reason']}) in {clock(summary['duration'])}"
+    )
     return lines
 
 
@@ -140,8 +175,10 @@ def render_svg(run):
     for level, members in sorted(columns.items()):
         offset = (dag_height - (len(members) * (NODE_H + ROW_GAP) - ROW_GAP)) / 2
         for index, task in enumerate(members):
-            positions[task["name"]] = (MARGIN + level * (NODE_W + COLUMN_GAP),
-                                       dag_top + offset + index * (NODE_H + ROW_GAP))
+            positions[task["name"]] = (
+                MARGIN + level * (NODE_W + COLUMN_GAP),
+                dag_top + offset + index * (NODE_H + ROW_GAP),
+            )
     gantt_top = dag_top + dag_height + 70
     timed = [t for t in tasks if t["start_offset"] is not None]
     span = max([t["end_offset"] or t["start_offset"] for t in timed] + [data["run"]["duration"] or 0, 1])
@@ -168,9 +205,12 @@ def render_svg(run):
                 (px, py), (cx, cy) = positions[parent], positions[task["name"]]
                 x1, y1, x2, y2 = px + NODE_W, py + NODE_H / 2, cx, cy + NODE_H / 2
                 middle = (x1 + x2) / 2
-                parts.append(f"<path class='edge' data-from={quoteattr(parent)} data-to={quoteattr(task['name'])} "
-                             f"d='M {x1:.1f} {y1:.1f} C {middle:.1f} {y1:.1f} {middle:.1f} {y2:.1f} {x2:.1f} {y2:.1f}' "
-                             "fill='none' stroke='#57606a' stroke-width='1.5' marker-end='url(#arrow)'/>")
+                parts.append(
+                    f"<path class='edge' data-from={quoteattr(parent)} data-to={quoteattr(task['name'])} "
+                    f"d='M {x1:.1f} {y1:.1f} C {middle:.1f} {y1:.1f} "
+                    f"{middle:.1f} {y2:.1f} {x2:.1f} {y2:.1f}' "
+                    "fill='none' stroke='#57606a' stroke-width='1.5' marker-end='url(#arrow)'/>"
+                )
     for task in tasks:
         x, y = positions[task["name"]]
         colour = COLOURS.get(task["status"], COLOURS["pending"])
@@ -179,42 +219,59 @@ def render_svg(run):
             f"<g class='task' data-task={quoteattr(task['name'])} data-status={quoteattr(task['status'])}>"
             f"<rect x='{x:.1f}' y='{y:.1f}' width='{NODE_W}' height='{NODE_H}' rx='6' fill='{colour}' "
             f"stroke='#24292f' stroke-width='1'{dash}/>"
-            f"<text x='{x + 10:.1f}' y='{y + 18:.1f}' fill='#ffffff' font-weight='bold'>{escape(_fit(task['name']))}</text>"
+            f"<text x='{x + 10:.1f}' y='{y + 18:.1f}' fill='#ffffff' font-weight='bold'>"
+            f"{escape(_fit(task['name']))}</text>"
             f"<text x='{x + 10:.1f}' y='{y + 35:.1f}' fill='#ffffff' font-size='11'>"
-            f"{escape(task['status'] + (' · finally' if task['final'] else '') + _duration_note(task))}</text></g>")
+            f"{escape(_node_note(task))}</text></g>"
+        )
     parts.append("</g>")
-    parts.append(f"<g class='timeline'><text x='{MARGIN}' y='{gantt_top - 30}' font-weight='bold'>"
-                 "Timeline (from the run's start)</text>")
+    parts.append(
+        f"<g class='timeline'><text x='{MARGIN}' y='{gantt_top - 30}' font-weight='bold'>"
+        "Timeline (from the run's start)</text>"
+    )
     axis_y = gantt_top + len(tasks) * (BAR_H + BAR_GAP)
     left = MARGIN + LABEL_W
     for tick in _ticks(span):
         tx = left + tick * scale
-        parts.append(f"<line x1='{tx:.1f}' y1='{gantt_top - 12}' x2='{tx:.1f}' y2='{axis_y:.1f}' stroke='#d0d7de'/>"
-                     f"<text x='{tx:.1f}' y='{axis_y + 16:.1f}' font-size='11' text-anchor='middle' "
-                     f"fill='#57606a'>{clock(tick)}</text>")
+        parts.append(
+            f"<line x1='{tx:.1f}' y1='{gantt_top - 12}' x2='{tx:.1f}' y2='{axis_y:.1f}' stroke='#d0d7de'/>"
+            f"<text x='{tx:.1f}' y='{axis_y + 16:.1f}' font-size='11' text-anchor='middle' "
+            f"fill='#57606a'>{clock(tick)}</text>"
+        )
     ordered = sorted(tasks, key=lambda t: (t["start_offset"] is None, t["start_offset"] or 0, t["level"]))
     for index, task in enumerate(ordered):
         y = gantt_top + index * (BAR_H + BAR_GAP)
         colour = COLOURS.get(task["status"], COLOURS["pending"])
-        parts.append(f"<g class='bar' data-task={quoteattr(task['name'])} data-status={quoteattr(task['status'])}>"
-                     f"<text x='{MARGIN}' y='{y + 15}'>{escape(_fit(task['name'], 26))}</text>")
+        parts.append(
+            f"<g class='bar' data-task={quoteattr(task['name'])} data-status={quoteattr(task['status'])}>"
+            f"<text x='{MARGIN}' y='{y + 15}'>{escape(_fit(task['name'], 26))}</text>"
+        )
         if task["start_offset"] is not None:
             start = left + task["start_offset"] * scale
-            end = left + (task["end_offset"] if task["end_offset"] is not None else task["start_offset"]) * scale
-            parts.append(f"<rect x='{start:.1f}' y='{y}' width='{max(end - start, 3):.1f}' height='{BAR_H}' rx='3' "
-                         f"fill='{colour}'/><text x='{max(end, start + 3) + 6:.1f}' y='{y + 15}' font-size='11' "
-                         f"fill='#57606a'>{escape(clock(task['duration']) if task['duration'] is not None else task['status'])}"
-                         "</text>")
+            end = (
+                left
+                + (task["end_offset"] if task["end_offset"] is not None else task["start_offset"]) * scale
+            )
+            parts.append(
+                f"<rect x='{start:.1f}' y='{y}' width='{max(end - start, 3):.1f}' height='{BAR_H}' rx='3' "
+                f"fill='{colour}'/><text x='{max(end, start + 3) + 6:.1f}' y='{y + 15}' font-size='11' "
+                f"fill='#57606a'>{escape(_bar_note(task))}"
+                "</text>"
+            )
         else:
-            parts.append(f"<text x='{left}' y='{y + 15}' font-size='11' fill='#57606a'>"
-                         f"{escape(task['status'] + (': ' + task['reason'] if task['reason'] else ''))}</text>")
+            parts.append(
+                f"<text x='{left}' y='{y + 15}' font-size='11' fill='#57606a'>"
+                f"{escape(task['status'] + (': ' + task['reason'] if task['reason'] else ''))}</text>"
+            )
         parts.append("</g>")
     parts.append("</g>")
     legend_x = MARGIN
     parts.append("<g class='legend'>")
     for status, colour in COLOURS.items():
-        parts.append(f"<rect x='{legend_x}' y='{height - 30}' width='12' height='12' fill='{colour}'/>"
-                     f"<text x='{legend_x + 16}' y='{height - 20}' font-size='11'>{status}</text>")
+        parts.append(
+            f"<rect x='{legend_x}' y='{height - 30}' width='12' height='12' fill='{colour}'/>"
+            f"<text x='{legend_x + 16}' y='{height - 20}' font-size='11'>{status}</text>"
+        )
         legend_x += 24 + 8 * len(status)
     parts.append("</g></svg>")
     return "\n".join(parts) + "\n"
@@ -231,8 +288,13 @@ def _run_line(summary):
     return text
 
 
-def _duration_note(task):
-    return f" · {clock(task['duration'])}" if task["duration"] is not None else ""
+def _node_note(task):
+    note = task["status"] + (" · finally" if task["final"] else "")
+    return note + (f" · {clock(task['duration'])}" if task["duration"] is not None else "")
+
+
+def _bar_note(task):
+    return clock(task["duration"]) if task["duration"] is not None else task["status"]
 
 
 def _fit(text, limit=22):

@@ -40,14 +40,17 @@ WORKSPACE_SOURCES = ("volume_claim_template", "persistent_volume_claim", "secret
 
 # -- the request --------------------------------------------------------------------------------
 
+
 def read_pipeline(service, namespace, name):
     """The Pipeline, or a KubeError naming the Pipelines that do exist there."""
     pipeline = service.get(API, "Pipeline", name, namespace)
     if pipeline is None:
         names = sorted(p["metadata"]["name"] for p in service.list(API, "Pipeline", namespace))
         there = f"the Pipelines there are {', '.join(names)}" if names else "there are no Pipelines there"
-        raise KubeError(f"Cannot start a run: {object_ref('Pipeline', name, namespace)} does not exist "
-                        f"({there}); apply it first (tekton_resources) or fix the pipeline name.")
+        raise KubeError(
+            f"Cannot start a run: {object_ref('Pipeline', name, namespace)} does not exist "
+            f"({there}); apply it first (tekton_resources) or fix the pipeline name."
+        )
     return pipeline
 
 
@@ -55,10 +58,14 @@ def declared(pipeline):
     """One phrase listing the Pipeline's params, workspaces and tasks, for error messages."""
     spec = pipeline.get("spec") or {}
     params = [p["name"] + ("" if "default" in p else " (required)") for p in spec.get("params") or []]
-    workspaces = [w["name"] + (" (optional)" if w.get("optional") else "") for w in spec.get("workspaces") or []]
+    workspaces = [
+        w["name"] + (" (optional)" if w.get("optional") else "") for w in spec.get("workspaces") or []
+    ]
     tasks = [t["name"] for t in (spec.get("tasks") or []) + (spec.get("finally") or [])]
-    return (f'Pipeline "{pipeline["metadata"]["name"]}" declares params {", ".join(params) or "(none)"}; '
-            f'workspaces {", ".join(workspaces) or "(none)"}; tasks {", ".join(tasks)}')
+    return (
+        f'Pipeline "{pipeline["metadata"]["name"]}" declares params {", ".join(params) or "(none)"}; '
+        f"workspaces {', '.join(workspaces) or '(none)'}; tasks {', '.join(tasks)}"
+    )
 
 
 def check_request(request, pipeline):
@@ -67,32 +74,47 @@ def check_request(request, pipeline):
     param_specs = {p["name"]: p for p in spec.get("params") or []}
     given = request.get("params") or {}
     problems = [f'unknown param "{name}"' for name in given if name not in param_specs]
-    problems += [f'missing required param "{name}"' for name, p in param_specs.items()
-                 if "default" not in p and name not in given]
+    problems += [
+        f'missing required param "{name}"'
+        for name, p in param_specs.items()
+        if "default" not in p and name not in given
+    ]
     for name, value in given.items():
         wanted = (param_specs.get(name) or {}).get("type") or ("string" if name in param_specs else None)
         shape = "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "string"
         if wanted and wanted != shape:
-            problems.append(f'param "{name}" is {wanted} but an {shape} is given' if shape[0] in "ao"
-                            else f'param "{name}" is {wanted} but a string is given')
+            problems.append(
+                f'param "{name}" is {wanted} but an {shape} is given'
+                if shape[0] in "ao"
+                else f'param "{name}" is {wanted} but a string is given'
+            )
     workspace_specs = {w["name"]: w for w in spec.get("workspaces") or []}
     bound = [w["name"] for w in request.get("workspaces") or []]
     problems += [f'unknown workspace "{name}"' for name in bound if name not in workspace_specs]
-    problems += [f'workspace "{name}" is not bound' for name, w in workspace_specs.items()
-                 if not w.get("optional") and name not in bound]
+    problems += [
+        f'workspace "{name}" is not bound'
+        for name, w in workspace_specs.items()
+        if not w.get("optional") and name not in bound
+    ]
     for workspace in request.get("workspaces") or []:
         sources = [key for key in WORKSPACE_SOURCES if workspace.get(key) not in (None, False)]
         if len(sources) != 1:
-            problems.append(f'workspace "{workspace["name"]}" needs exactly one of {", ".join(WORKSPACE_SOURCES)}'
-                            + (f" (it has {', '.join(sources)})" if sources else ""))
+            problems.append(
+                f'workspace "{workspace["name"]}" needs exactly one of {", ".join(WORKSPACE_SOURCES)}'
+                + (f" (it has {', '.join(sources)})" if sources else "")
+            )
     tasks = [t["name"] for t in (spec.get("tasks") or []) + (spec.get("finally") or [])]
     for entry in request.get("task_run_specs") or []:
         if not fnmatch.filter(tasks, entry["pipeline_task"]):
-            problems.append(f'task_run_specs names pipeline task "{entry["pipeline_task"]}", which matches none')
+            problems.append(
+                f'task_run_specs names pipeline task "{entry["pipeline_task"]}", which matches none'
+            )
     if problems:
         metadata = pipeline["metadata"]
-        raise KubeError(f"Cannot start a run of {object_ref('Pipeline', metadata['name'], metadata.get('namespace'))}: "
-                        f"{'; '.join(problems)}; the {declared(pipeline)}.")
+        raise KubeError(
+            f"Cannot start a run of {object_ref('Pipeline', metadata['name'], metadata.get('namespace'))}: "
+            f"{'; '.join(problems)}; the {declared(pipeline)}."
+        )
 
 
 def run_body(request, pipeline):
@@ -107,11 +129,19 @@ def run_body(request, pipeline):
         metadata["annotations"] = dict(request["annotations"])
     spec = {"pipelineRef": {"name": name}}
     if request.get("params"):
-        spec["params"] = [{"name": key, "value": _param_value(value)} for key, value in request["params"].items()]
+        spec["params"] = [
+            {"name": key, "value": _param_value(value)} for key, value in request["params"].items()
+        ]
     if request.get("workspaces"):
         spec["workspaces"] = [_workspace(w) for w in request["workspaces"]]
-    template = {key: value for key, value in (("serviceAccountName", request.get("service_account")),
-                                              ("podTemplate", request.get("pod_template"))) if value}
+    template = {
+        key: value
+        for key, value in (
+            ("serviceAccountName", request.get("service_account")),
+            ("podTemplate", request.get("pod_template")),
+        )
+        if value
+    }
     if template:
         spec["taskRunTemplate"] = template
     specs = _task_run_specs(request.get("task_run_specs") or [], pipeline)
@@ -138,8 +168,10 @@ def _workspace(given):
     if given.get("volume_claim_template"):
         template = dict(given["volume_claim_template"])
         if "spec" not in template:  # the short form: size, access_modes, storage_class
-            claim = {"accessModes": template.get("access_modes") or ["ReadWriteOnce"],
-                     "resources": {"requests": {"storage": str(template.get("size") or "1Gi")}}}
+            claim = {
+                "accessModes": template.get("access_modes") or ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": str(template.get("size") or "1Gi")}},
+            }
             if template.get("storage_class"):
                 claim["storageClassName"] = template["storage_class"]
             template = {"spec": claim}
@@ -171,6 +203,7 @@ def _task_run_specs(entries, pipeline):
 
 
 # -- reading a run ------------------------------------------------------------------------------
+
 
 def condition(obj):
     for cond in (obj.get("status") or {}).get("conditions") or []:
@@ -204,7 +237,7 @@ def parse_time(text):
     if not text:
         return None
     stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.UTC)
 
 
 def seconds_between(start, end):
@@ -253,7 +286,9 @@ def dag_of(run):
             after = list(task.get("runAfter") or [])
             if not final:  # finally tasks run after all tasks anyway; their references are no edges
                 text = repr(task.get("params") or []) + repr(task.get("when") or [])
-                after += [n for n in names if f"$(tasks.{n}." in text and n not in after and n != task["name"]]
+                after += [
+                    n for n in names if f"$(tasks.{n}." in text and n not in after and n != task["name"]
+                ]
             nodes.append({"name": task["name"], "after": after, "final": final})
     return nodes
 
@@ -263,22 +298,45 @@ def summarize(run, task_runs):
     status, metadata = run.get("status") or {}, run["metadata"]
     cond = condition(run)
     order = {node["name"]: index for index, node in enumerate(dag_of(run))}
-    tasks = sorted((task_summary(tr) for tr in task_runs),
-                   key=lambda t: (t["start"] or "~", order.get(t["name"], len(order)), t["name"]))
-    tasks += [{"name": skipped["name"], "task_run": None, "final": False, "status": "skipped",
-               "reason": skipped.get("reason") or "", "message": "", "start": None, "end": None,
-               "duration": None, "retries": 0, "results": {}}
-              for skipped in status.get("skippedTasks") or []]
+    tasks = sorted(
+        (task_summary(tr) for tr in task_runs),
+        key=lambda t: (t["start"] or "~", order.get(t["name"], len(order)), t["name"]),
+    )
+    tasks += [
+        {
+            "name": skipped["name"],
+            "task_run": None,
+            "final": False,
+            "status": "skipped",
+            "reason": skipped.get("reason") or "",
+            "message": "",
+            "start": None,
+            "end": None,
+            "duration": None,
+            "retries": 0,
+            "results": {},
+        }
+        for skipped in status.get("skippedTasks") or []
+    ]
     images = []
     for task in tasks:
         for key, digest in task["results"].items():
             if key.endswith(IMAGE_DIGEST):
                 url = task["results"].get(key[: -len(IMAGE_DIGEST)] + IMAGE_URL)
-                images.append({"task": task["name"], "url": url, "digest": digest,
-                               "reference": f"{url}@{digest}" if url else digest})
+                images.append(
+                    {
+                        "task": task["name"],
+                        "url": url,
+                        "digest": digest,
+                        "reference": f"{url}@{digest}" if url else digest,
+                    }
+                )
     spec_params = {p["name"]: p.get("value") for p in (run.get("spec") or {}).get("params") or []}
-    defaults = {p["name"]: p.get("default") for p in (status.get("pipelineSpec") or {}).get("params") or []
-                if "default" in p}
+    defaults = {
+        p["name"]: p.get("default")
+        for p in (status.get("pipelineSpec") or {}).get("params") or []
+        if "default" in p
+    }
     return {
         "name": metadata["name"],
         "namespace": metadata.get("namespace"),
@@ -315,9 +373,16 @@ def failure_of(service, summary, task_runs, *, log_lines):
             failure.update(step=step.get("name"), exit_code=code)
             pod = (task_run.get("status") or {}).get("podName")
             try:
-                failure["log"] = service.log(pod, task_run["metadata"]["namespace"],
-                                             container=step.get("container") or f"step-{step.get('name')}",
-                                             tail_lines=log_lines) if pod and log_lines else ""
+                failure["log"] = (
+                    service.log(
+                        pod,
+                        task_run["metadata"]["namespace"],
+                        container=step.get("container") or f"step-{step.get('name')}",
+                        tail_lines=log_lines,
+                    )
+                    if pod and log_lines
+                    else ""
+                )
             except KubeError as exc:
                 failure["log_unavailable"] = exc.msg
             break
@@ -329,20 +394,27 @@ ENDED = {"failed": "failed", "cancelled": "was cancelled", "timed-out": "timed o
 
 def failure_sentence(summary, failure):
     """Why the run did not succeed: its reason, the failed task and step, then its log's last lines."""
-    text = (f'{object_ref("PipelineRun", summary["name"], summary["namespace"])} '
-            f'{ENDED.get(summary["status"], summary["status"])} ({summary["reason"]}: {summary["message"]})')
+    text = (
+        f"{object_ref('PipelineRun', summary['name'], summary['namespace'])} "
+        f"{ENDED.get(summary['status'], summary['status'])} ({summary['reason']}: {summary['message']})"
+    )
     if failure:
-        step = f', step "{failure["step"]}" exited with code {failure["exit_code"]}' if failure["step"] else ""
-        text += (f'; task "{failure["task"]}" (TaskRun {failure["task_run"]}) failed{step}: '
-                 f'{failure["reason"]}: {failure["message"]}')
+        step = (
+            f', step "{failure["step"]}" exited with code {failure["exit_code"]}' if failure["step"] else ""
+        )
+        text += (
+            f'; task "{failure["task"]}" (TaskRun {failure["task_run"]}) failed{step}: '
+            f"{failure['reason']}: {failure['message']}"
+        )
         if failure.get("log"):
-            text += f'. Last lines of its log:\n{failure["log"]}'
+            text += f". Last lines of its log:\n{failure['log']}"
         elif failure.get("log_unavailable"):
             text += f". Its log could not be read: {failure['log_unavailable']}"
     return text
 
 
 # -- following a run ----------------------------------------------------------------------------
+
 
 class ProgressLines:
     """Turns what the watch sees into one line per change of a task or of the run, with the time
@@ -360,13 +432,19 @@ class ProgressLines:
         for task_run in task_runs.values():
             task = task_summary(task_run)
             when = task["end"] or task["start"] or task_run["metadata"].get("creationTimestamp")
-            changes.append((when or "", task_run["metadata"].get("creationTimestamp") or "", task["name"],
-                            task["status"]))
+            changes.append(
+                (
+                    when or "",
+                    task_run["metadata"].get("creationTimestamp") or "",
+                    task["name"],
+                    task["status"],
+                )
+            )
         for when, _created, name, state in sorted(changes):
             self._say(name, state, seconds_between(origin, when))
         if is_done(run):
             end = (run.get("status") or {}).get("completionTime")
-            self._say(f'run {run["metadata"]["name"]}', outcome(run), seconds_between(origin, end))
+            self._say(f"run {run['metadata']['name']}", outcome(run), seconds_between(origin, end))
 
     def _say(self, subject, state, elapsed):
         if state == "pending":
@@ -390,8 +468,10 @@ def follow_run(service, run, *, timeout, progress, lines=None):
     for key, event, obj in service.follow(selections, timeout=timeout):
         if key == "run":
             if event == "DELETED":
-                raise KubeError(f"{object_ref('PipelineRun', name, namespace)} was deleted while the task "
-                                "waited for it to end.")
+                raise KubeError(
+                    f"{object_ref('PipelineRun', name, namespace)} was deleted while the task "
+                    "waited for it to end."
+                )
             run = obj
         elif event == "DELETED":
             task_runs.pop(obj["metadata"]["name"], None)
@@ -408,6 +488,7 @@ def follow_run(service, run, *, timeout, progress, lines=None):
 
 def cancel(service, run, mode):
     """Set spec.status (Cancelled, CancelledRunFinally or StoppedRunFinally); the Change."""
+
     def mutate(obj):
         obj.setdefault("spec", {})["status"] = mode
 
@@ -415,6 +496,7 @@ def cancel(service, run, mode):
 
 
 # -- retention ----------------------------------------------------------------------------------
+
 
 def age_seconds(value):
     """keep_since as seconds: an int, or a number with a unit (30m, 12h, 7d, 90s)."""
@@ -425,8 +507,11 @@ def age_seconds(value):
     try:
         return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
     except (ValueError, IndexError):
-        raise KubeError.invalid("keep_since", f"{value!r} is not an age",
-                                "give seconds, or a number with s, m, h, d or w (e.g. 7d)") from None
+        raise KubeError.invalid(
+            "keep_since",
+            f"{value!r} is not an age",
+            "give seconds, or a number with s, m, h, d or w (e.g. 7d)",
+        ) from None
 
 
 def pruner_in_charge(service, namespace):
@@ -449,10 +534,19 @@ def pruner_in_charge(service, namespace):
         settings = yaml.safe_load((config.get("data") or {}).get("global-config") or "") or {}
         scoped = (settings.get("namespaces") or {}).get(namespace) or {}
         if any(settings.get(k) is not None for k in PRUNER_LIMITS) or any(
-                scoped.get(k) is not None for k in PRUNER_LIMITS):
-            return f"Tekton Pruner's configuration (ConfigMap {home}/{PRUNER_CONFIG}) prunes runs in namespace \"{namespace}\""
-        if settings.get("enforcedConfigLevel") == "namespace" and readable(PRUNER_NAMESPACE_CONFIG, namespace):
-            return f"Tekton Pruner's configuration (ConfigMap {namespace}/{PRUNER_NAMESPACE_CONFIG}) prunes runs there"
+            scoped.get(k) is not None for k in PRUNER_LIMITS
+        ):
+            return (
+                f"Tekton Pruner's configuration (ConfigMap {home}/{PRUNER_CONFIG}) prunes runs in "
+                f'namespace "{namespace}"'
+            )
+        if settings.get("enforcedConfigLevel") == "namespace" and readable(
+            PRUNER_NAMESPACE_CONFIG, namespace
+        ):
+            return (
+                f"Tekton Pruner's configuration (ConfigMap {namespace}/{PRUNER_NAMESPACE_CONFIG}) "
+                "prunes runs there"
+            )
     return None
 
 
@@ -461,14 +555,17 @@ def prune(service, namespace, pipeline, *, keep=None, keep_since=None, now=None)
     ``keep_since`` seconds ago (both limits apply), and the PVCs their volumeClaimTemplate
     workspaces left. Running runs are never touched. Returns (changed, pruned runs, pruned PVCs)."""
     runs = service.list(API, "PipelineRun", namespace, label_selector=f"tekton.dev/pipeline={pipeline}")
-    finished = sorted((r for r in runs if is_done(r)),
-                      key=lambda r: (r["metadata"].get("creationTimestamp") or "", r["metadata"]["name"]),
-                      reverse=True)
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    finished = sorted(
+        (r for r in runs if is_done(r)),
+        key=lambda r: (r["metadata"].get("creationTimestamp") or "", r["metadata"]["name"]),
+        reverse=True,
+    )
+    now = now or datetime.datetime.now(datetime.UTC)
     doomed = []
     for index, run in enumerate(finished):
         ended = parse_time((run.get("status") or {}).get("completionTime")) or parse_time(
-            run["metadata"].get("creationTimestamp"))
+            run["metadata"].get("creationTimestamp")
+        )
         too_many = keep is not None and index >= keep
         too_old = keep_since is not None and ended is not None and (now - ended).total_seconds() > keep_since
         if too_many or too_old:
@@ -476,8 +573,11 @@ def prune(service, namespace, pipeline, *, keep=None, keep_since=None, now=None)
     if not doomed:
         return False, [], []
     uids = {run["metadata"]["uid"]: run["metadata"]["name"] for run in doomed}
-    claims = [c for c in service.list("v1", "PersistentVolumeClaim", namespace)
-              if any(ref.get("uid") in uids for ref in c["metadata"].get("ownerReferences") or [])]
+    claims = [
+        c
+        for c in service.list("v1", "PersistentVolumeClaim", namespace)
+        if any(ref.get("uid") in uids for ref in c["metadata"].get("ownerReferences") or [])
+    ]
     for run in doomed:
         service.delete(API, "PipelineRun", run["metadata"]["name"], namespace)
     for claim in claims:  # the garbage collector may get there first: deleting is then a no-op
@@ -488,5 +588,8 @@ def prune(service, namespace, pipeline, *, keep=None, keep_since=None, now=None)
 def run_claims(service, run):
     """The PVCs a run's volumeClaimTemplate workspaces made (owned by the run)."""
     uid = run["metadata"].get("uid")
-    return [c for c in service.list("v1", "PersistentVolumeClaim", run["metadata"]["namespace"])
-            if any(ref.get("uid") == uid for ref in c["metadata"].get("ownerReferences") or [])]
+    return [
+        c
+        for c in service.list("v1", "PersistentVolumeClaim", run["metadata"]["namespace"])
+        if any(ref.get("uid") == uid for ref in c["metadata"].get("ownerReferences") or [])
+    ]

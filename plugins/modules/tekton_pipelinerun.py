@@ -132,7 +132,9 @@ options:
     description: Keep the newest N finished runs of O(pipeline), prune the others.
     type: int
   keep_since:
-    description: Prune finished runs of O(pipeline) that ended longer ago than this (seconds, or C(30m), C(12h), C(7d)).
+    description:
+      - Prune finished runs of O(pipeline) that ended longer ago than this (seconds, or C(30m),
+        C(12h), C(7d)).
     type: raw
   prune_despite_pruner:
     description: Prune with O(keep) / O(keep_since) even when Tekton Pruner is configured for the namespace.
@@ -143,7 +145,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: The request is checked and the run created with C(dryRun=All) (nothing starts); pruning is a dry run too.
+    description:
+      - The request is checked and the run created with C(dryRun=All) (nothing starts); pruning
+        is a dry run too.
   diff_mode:
     support: none
 notes:
@@ -192,7 +196,9 @@ run:
     namespace: {description: Its namespace., type: str}
     pipeline: {description: The Pipeline., type: str}
     status: {description: "succeeded, failed, cancelled, timed-out, running or pending.", type: str}
-    reason: {description: "Tekton's reason (Succeeded, Failed, Cancelled, PipelineRunTimeout, Running...).", type: str}
+    reason:
+      description: "Tekton's reason (Succeeded, Failed, Cancelled, PipelineRunTimeout, Running...)."
+      type: str
     message: {description: Tekton's message., type: str}
     start: {description: Start time (RFC 3339)., type: str}
     end: {description: Completion time., type: str}
@@ -220,10 +226,16 @@ run:
       description: Built images, from results named C(*IMAGE_DIGEST) and C(*IMAGE_URL).
       type: list
       elements: dict
-      sample: [{task: build-api, url: "icr.io/ns/health-api:abc", digest: "sha256:...", reference: "icr.io/ns/health-api:abc@sha256:..."}]
-    dag: {description: "Each pipeline task with what it waits for: name, after, final.", type: list, elements: dict}
+      sample: [{task: build-api, url: "icr.io/ns/health-api:abc", digest: "sha256:...",
+                reference: "icr.io/ns/health-api:abc@sha256:..."}]
+    dag:
+      description: "Each pipeline task with what it waits for: name, after, final."
+      type: list
+      elements: dict
 failure:
-  description: "The first failed task: task, task_run, reason, message, step, exit_code, log (the last O(log_lines) lines)."
+  description:
+    - "The first failed task: task, task_run, reason, message, step, exit_code, log (the last
+      O(log_lines) lines)."
   returned: when the run did not succeed
   type: dict
 cancelled:
@@ -286,13 +298,15 @@ ARGUMENT_SPEC = {
 def check_options(params):
     for option in ("wait_timeout", "cancel_timeout", "log_lines", "keep"):
         if params[option] is not None and params[option] < (1 if option.endswith("timeout") else 0):
-            raise KubeError.invalid(option, f"{params[option]} is out of range",
-                                    "give a positive number" if option.endswith("timeout") else "give 0 or more")
+            fix = "give a positive number" if option.endswith("timeout") else "give 0 or more"
+            raise KubeError.invalid(option, f"{params[option]} is out of range", fix)
     pruning = params["keep"] is not None or runs.age_seconds(params["keep_since"]) is not None
     if (params["state"] == "present" or pruning) and not params["pipeline"]:
-        raise KubeError.invalid("pipeline", "it is missing", "name the Pipeline to run or whose runs to prune")
+        raise KubeError.invalid("pipeline", "it is missing",
+                                "name the Pipeline to run or whose runs to prune")
     if params["state"] == "absent" and not (params["name"] or pruning):
-        raise KubeError.invalid("name", "it is missing", "name the run to cancel or delete, or give keep / keep_since")
+        raise KubeError.invalid("name", "it is missing",
+                                "name the run to cancel or delete, or give keep / keep_since")
     return pruning
 
 
@@ -311,7 +325,7 @@ def ensure(params, check_mode, progress):
                 result["would_create"], run = run, None
             else:
                 progress(f'run {run["metadata"]["name"]} of {params["pipeline"]} started')
-        elif (run["metadata"].get("labels") or {}).get("tekton.dev/pipeline") not in (None, params["pipeline"]):
+        elif run["metadata"].get("labels", {}).get("tekton.dev/pipeline") not in (None, params["pipeline"]):
             raise KubeError(f"{object_ref('PipelineRun', params['name'], namespace)} is a run of another "
                             "Pipeline; give a new name, or the Pipeline it runs.")
     elif run is not None and not runs.is_done(run):
@@ -346,7 +360,8 @@ def follow(service, run, params, progress, cancelled=None):
     timed_out = not ended and not cancelled
     if timed_out and params["cancel_on_timeout"]:
         cancelled = params["cancel_mode"]
-        progress(f'wait_timeout of {params["wait_timeout"]} s passed: cancelling {run["metadata"]["name"]} ({cancelled})')
+        progress(f'wait_timeout of {params["wait_timeout"]} s passed: '
+                 f'cancelling {run["metadata"]["name"]} ({cancelled})')
         runs.cancel(service, run, cancelled)
         run, task_runs, ended = runs.follow_run(service, run, timeout=params["cancel_timeout"],
                                                 progress=progress, lines=lines)
@@ -381,7 +396,8 @@ def prune(service, params):
     if left_to:
         return {"runs": [], "claims": [], "left_to": f"{left_to}: pruning is left to it (keep / keep_since "
                 "not applied); set prune_despite_pruner: true to prune here as well."}
-    _changed, pruned_runs, claims = runs.prune(service, params["namespace"], params["pipeline"], keep=params["keep"],
+    _changed, pruned_runs, claims = runs.prune(service, params["namespace"], params["pipeline"],
+                                               keep=params["keep"],
                                                keep_since=runs.age_seconds(params["keep_since"]))
     return {"runs": pruned_runs, "claims": claims}
 

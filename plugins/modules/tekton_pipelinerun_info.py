@@ -10,9 +10,9 @@ description:
   - Without O(name), lists the PipelineRuns of O(pipeline) (or of every Pipeline) in O(namespace),
     newest first, each with its status, reason, start, end and duration, as C(tkn pipelinerun list)
     shows them; O(limit) keeps the newest ones.
-  - With O(name), one run in detail, as M(tekton_cd.pipeline.tekton_pipelinerun) returns it: every
+  - With O(name), one run in detail, as M(tekton_cd.pipeline.tekton_pipelinerun) returns it (every
     task with its TaskRun, status, times and results, the run's results and built images, and for a
-    run that did not succeed, the failed task and the last lines of its failing step's log.
+    run that did not succeed, the failed task and the last lines of its failing step's log).
   - Read-only; one LIST of runs (or one GET of the run and one LIST of its TaskRuns).
 version_added: "0.1.0"
 author: tekton-cd maintainers
@@ -77,7 +77,9 @@ runs:
   sample: [{name: health-cd-run-x7k2p, pipeline: health-cd, status: succeeded, reason: Succeeded,
             start: "2026-12-01T10:00:00Z", end: "2026-12-01T10:03:10Z", duration: 190}]
 run:
-  description: The run in detail (as RV(tekton_cd.pipeline.tekton_pipelinerun#module:run)); null if it does not exist.
+  description:
+    - The run in detail, as M(tekton_cd.pipeline.tekton_pipelinerun) returns it; null if it does
+      not exist.
   returned: with O(name)
   type: dict
 failure:
@@ -118,7 +120,8 @@ def ensure(params, check_mode):
         return result
     selector = f"tekton.dev/pipeline={params['pipeline']}" if params["pipeline"] else None
     found = service.list(runs.API, "PipelineRun", namespace, label_selector=selector)
-    found.sort(key=lambda r: (r["metadata"].get("creationTimestamp") or "", r["metadata"]["name"]), reverse=True)
+    found.sort(key=lambda r: (r["metadata"].get("creationTimestamp") or "", r["metadata"]["name"]),
+               reverse=True)
     if params["limit"] > 0:
         found = found[: params["limit"]]
     listed = [{key: summary[key] for key in LISTED} for summary in (runs.summarize(r, []) for r in found)]

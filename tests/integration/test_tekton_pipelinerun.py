@@ -58,18 +58,34 @@ def namespace(tekton_cluster, emulator):
     tekton = Tekton(api_client, name)
     for obj in render():
         tekton.create(obj["kind"], obj["metadata"]["name"], obj["spec"], labels=obj["metadata"].get("labels"))
-    tekton.create("Pipeline", "needs-param", {
-        "params": [{"name": "target"}, {"name": "mode", "default": "fast"}, {"name": "flags", "type": "array",
-                                                                             "default": []}],
-        "workspaces": [{"name": "scratch", "optional": True}],
-        "tasks": [{"name": "only", "taskSpec": {"steps": [{"name": "s", "image": "alpine", "script": "true"}]}}],
-    })
+    tekton.create(
+        "Pipeline",
+        "needs-param",
+        {
+            "params": [
+                {"name": "target"},
+                {"name": "mode", "default": "fast"},
+                {"name": "flags", "type": "array", "default": []},
+            ],
+            "workspaces": [{"name": "scratch", "optional": True}],
+            "tasks": [
+                {"name": "only", "taskSpec": {"steps": [{"name": "s", "image": "alpine", "script": "true"}]}}
+            ],
+        },
+    )
     for account in ("builder", "deployer"):
         core.create_namespaced_service_account(name, {"metadata": {"name": account}})
-    core.create_namespaced_secret(name, {"metadata": {"name": "registry-credentials"}, "type": "Opaque",
-                                         "stringData": {"config.json": "{}"}})
-    core.create_namespaced_secret(name, {"metadata": {"name": "deployer-kubeconfig"},
-                                         "stringData": {"kubeconfig": "apiVersion: v1\nkind: Config\n"}})
+    core.create_namespaced_secret(
+        name,
+        {"metadata": {"name": "registry-credentials"}, "type": "Opaque", "stringData": {"config.json": "{}"}},
+    )
+    core.create_namespaced_secret(
+        name,
+        {
+            "metadata": {"name": "deployer-kubeconfig"},
+            "stringData": {"kubeconfig": "apiVersion: v1\nkind: Config\n"},
+        },
+    )
     yield name
     core.delete_namespace(name)
 
@@ -128,27 +144,51 @@ def tasks_of(result):
 def claims_of(tekton_cluster, namespace, run_names):
     """PVC names in `namespace` owned by the named runs (looked up by the runs' uids)."""
     kube = kube_service(tekton_cluster.kubeconfig_path)
-    uids = {r["metadata"]["uid"] for r in kube.list("tekton.dev/v1", "PipelineRun", namespace)
-            if r["metadata"]["name"] in run_names}
-    return {c["metadata"]["name"] for c in kube.list("v1", "PersistentVolumeClaim", namespace)
-            if any(ref["uid"] in uids for ref in c["metadata"].get("ownerReferences") or [])}
+    uids = {
+        r["metadata"]["uid"]
+        for r in kube.list("tekton.dev/v1", "PipelineRun", namespace)
+        if r["metadata"]["name"] in run_names
+    }
+    return {
+        c["metadata"]["name"]
+        for c in kube.list("v1", "PersistentVolumeClaim", namespace)
+        if any(ref["uid"] in uids for ref in c["metadata"].get("ownerReferences") or [])
+    }
 
 
 # -- success, through the role -------------------------------------------------------------------
 
-def test_the_role_runs_the_pipeline_with_overlapping_builds_and_draws_the_run(play, namespace, emulator,
-                                                                               tmp_path, tekton):
+
+def test_the_role_runs_the_pipeline_with_overlapping_builds_and_draws_the_run(
+    play, namespace, emulator, tmp_path, tekton
+):
     emulator.tekton.steps.script(task="build-.*", duration=2)  # the builds hold 2 s each, all at once
     artifacts = tmp_path / "artifacts"
-    run = play([
-        {"name": "run", "ansible.builtin.include_role": {"name": "tekton_cd.pipeline.pipeline_run"},
-         "vars": {"pipeline_run_namespace": namespace, "pipeline_run_revision": "v1.2",
-                  "pipeline_run_registry_secret": "registry-credentials",
-                  "pipeline_run_artifacts_dir": str(artifacts), "pipeline_run_keep": 3}},
-        {"name": "facts", "ansible.builtin.debug": {"msg": {"images": "{{ pipeline_run_images }}",
-                                                            "url": "{{ pipeline_run_app_url }}",
-                                                            "name": "{{ pipeline_run_name }}"}}},
-    ])
+    run = play(
+        [
+            {
+                "name": "run",
+                "ansible.builtin.include_role": {"name": "tekton_cd.pipeline.pipeline_run"},
+                "vars": {
+                    "pipeline_run_namespace": namespace,
+                    "pipeline_run_revision": "v1.2",
+                    "pipeline_run_registry_secret": "registry-credentials",
+                    "pipeline_run_artifacts_dir": str(artifacts),
+                    "pipeline_run_keep": 3,
+                },
+            },
+            {
+                "name": "facts",
+                "ansible.builtin.debug": {
+                    "msg": {
+                        "images": "{{ pipeline_run_images }}",
+                        "url": "{{ pipeline_run_app_url }}",
+                        "name": "{{ pipeline_run_name }}",
+                    }
+                },
+            },
+        ]
+    )
     assert run.rc == 0, run.stdout + run.stderr
     result = run.task("Start a run of the pipeline and follow it until it ends").result
     assert result["run"]["status"] == "succeeded" and result["run"]["params"]["git-revision"] == "v1.2"
@@ -186,8 +226,10 @@ def test_the_role_runs_the_pipeline_with_overlapping_builds_and_draws_the_run(pl
     assert sorted(n.get("data-task") for n in nodes) == sorted(tasks)
     assert {n.find(f"{SVG}rect").get("fill") for n in nodes} == {"#1a7f37"}
     bars = {b.get("data-task"): b.find(f"{SVG}rect") for b in svg.findall(f".//{SVG}g[@class='bar']")}
-    spans = {name: (float(bars[name].get("x")), float(bars[name].get("x")) + float(bars[name].get("width")))
-             for name in BUILDS}
+    spans = {
+        name: (float(bars[name].get("x")), float(bars[name].get("x")) + float(bars[name].get("width")))
+        for name in BUILDS
+    }
     assert all(spans[a][0] < spans[b][1] for a in BUILDS for b in BUILDS)
     data = json.loads((artifacts / f"{facts['name']}.json").read_text())
     assert {t["name"] for t in data["tasks"]} == set(tasks)
@@ -195,9 +237,14 @@ def test_the_role_runs_the_pipeline_with_overlapping_builds_and_draws_the_run(pl
 
 # -- failure, timeout, cancel --------------------------------------------------------------------
 
+
 def test_a_failing_build_is_explained_and_the_deploy_never_starts(run_module, namespace, emulator, tekton):
-    emulator.tekton.steps.script(task="build-frontend", step="build-and-push", exit_code=1,
-                                 log="STEP 3/5: RUN npm ci\nnpm ERR! 404 left-pad not found\nError: building at STEP 3")
+    emulator.tekton.steps.script(
+        task="build-frontend",
+        step="build-and-push",
+        exit_code=1,
+        log="STEP 3/5: RUN npm ci\nnpm ERR! 404 left-pad not found\nError: building at STEP 3",
+    )
     result, lines = run_module(**health_run(namespace))
     assert result["failed"] and result["run"]["status"] == "failed"
     failure = result["failure"]
@@ -212,12 +259,16 @@ def test_a_failing_build_is_explained_and_the_deploy_never_starts(run_module, na
     assert any(line.startswith("build-frontend failed") for line in lines)
 
 
-def test_a_run_past_its_wait_timeout_is_cancelled_gracefully_and_finally_runs(run_module, namespace, emulator):
+def test_a_run_past_its_wait_timeout_is_cancelled_gracefully_and_finally_runs(
+    run_module, namespace, emulator
+):
     emulator.tekton.steps.script(task="build-api", duration=600)
     result, lines = run_module(**health_run(namespace, wait_timeout=2))
     assert result["failed"] and result["cancelled"] == "CancelledRunFinally"
     assert "did not end within wait_timeout (2 s), so it was cancelled (CancelledRunFinally" in result["msg"]
-    assert "tasks cancelled: build-api" in result["msg"] and "finally tasks: report succeeded" in result["msg"]
+    assert (
+        "tasks cancelled: build-api" in result["msg"] and "finally tasks: report succeeded" in result["msg"]
+    )
     assert result["run"]["status"] == "cancelled" and result["run"]["reason"] == "Cancelled"
     tasks = tasks_of(result)
     assert tasks["build-api"]["status"] == "cancelled" and tasks["report"]["status"] == "succeeded"
@@ -226,7 +277,8 @@ def test_a_run_past_its_wait_timeout_is_cancelled_gracefully_and_finally_runs(ru
 
 
 def test_state_absent_cancels_a_running_run_and_deletes_a_finished_one_with_its_pvc(
-        run_module, namespace, emulator, tekton, tekton_cluster):
+    run_module, namespace, emulator, tekton, tekton_cluster
+):
     emulator.tekton.steps.script(task="clone", duration=600)
     started, _ = run_module(**health_run(namespace, wait=False))
     name = started["run"]["name"]
@@ -270,6 +322,7 @@ def test_two_runs_started_at_once_keep_their_own_results(run_module, namespace, 
 
 # -- waiting watches ------------------------------------------------------------------------------
 
+
 def test_waiting_watches_the_run_and_never_polls(run_module, namespace, emulator, tekton_cluster):
     emulator.tekton.steps.script(task="build-.*", duration=2)
     load_module("tekton_pipelinerun")
@@ -279,8 +332,11 @@ def test_waiting_watches_the_run_and_never_polls(run_module, namespace, emulator
     requests = tekton_cluster.controls.requests()
     runs_path = f"/apis/tekton.dev/v1/namespaces/{namespace}/pipelineruns"
     task_runs_path = f"/apis/tekton.dev/v1/namespaces/{namespace}/taskruns"
-    reads = [(verb, path, query) for verb, path, query in requests
-             if verb == "GET" and path.startswith((runs_path, task_runs_path)) and "watch=true" not in query]
+    reads = [
+        (verb, path, query)
+        for verb, path, query in requests
+        if verb == "GET" and path.startswith((runs_path, task_runs_path)) and "watch=true" not in query
+    ]
     watches = [path for verb, path, query in requests if verb == "GET" and "watch=true" in query]
     # One LIST of the run and of its TaskRuns before watching, one LIST of the TaskRuns at the end.
     assert len(reads) <= 3, reads
@@ -288,6 +344,7 @@ def test_waiting_watches_the_run_and_never_polls(run_module, namespace, emulator
 
 
 # -- retention ------------------------------------------------------------------------------------
+
 
 def finished_runs(run_module, namespace, count):
     names = []
@@ -299,7 +356,8 @@ def finished_runs(run_module, namespace, count):
 
 
 def test_keep_prunes_the_oldest_finished_runs_and_their_pvcs_never_a_running_one(
-        run_module, namespace, emulator, tekton, tekton_cluster):
+    run_module, namespace, emulator, tekton, tekton_cluster
+):
     old = finished_runs(run_module, namespace, 3)
     emulator.tekton.steps.script(task="clone", duration=600)
     running, _ = run_module(**health_run(namespace, wait=False))
@@ -320,7 +378,8 @@ def test_keep_prunes_the_oldest_finished_runs_and_their_pvcs_never_a_running_one
 
 
 def test_keep_since_prunes_runs_that_ended_too_long_ago_together_with_keep(
-        run_module, namespace, emulator, tekton):
+    run_module, namespace, emulator, tekton
+):
     emulator.advance_time(-3 * 3600)  # these runs happen three hours ago on the cluster's clock
     try:
         ancient = finished_runs(run_module, namespace, 2)
@@ -335,30 +394,40 @@ def test_keep_since_prunes_runs_that_ended_too_long_ago_together_with_keep(
     assert {r["metadata"]["name"] for r in tekton.list("PipelineRun")} == set(recent[1:])
 
 
-def test_pruning_is_left_to_tekton_pruner_when_it_covers_the_namespace(run_module, namespace, tekton,
-                                                                       tekton_cluster):
+def test_pruning_is_left_to_tekton_pruner_when_it_covers_the_namespace(
+    run_module, namespace, tekton, tekton_cluster
+):
     runs = finished_runs(run_module, namespace, 2)
     core = client.CoreV1Api(tekton_cluster.api_client())
-    core.create_namespaced_config_map("tekton-pipelines", {
-        "metadata": {"name": "tekton-pruner-default-spec",
-                     "labels": {"app.kubernetes.io/part-of": "tekton-pruner",
-                                "pruner.tekton.dev/config-type": "global"}},
-        "data": {"global-config": "enforcedConfigLevel: global\nhistoryLimit: 10\n"},
-    })
+    core.create_namespaced_config_map(
+        "tekton-pipelines",
+        {
+            "metadata": {
+                "name": "tekton-pruner-default-spec",
+                "labels": {
+                    "app.kubernetes.io/part-of": "tekton-pruner",
+                    "pruner.tekton.dev/config-type": "global",
+                },
+            },
+            "data": {"global-config": "enforcedConfigLevel: global\nhistoryLimit: 10\n"},
+        },
+    )
     try:
         left, _ = run_module(namespace=namespace, pipeline="health-cd", state="absent", keep=1)
         assert not left["changed"] and left["pruned"]["runs"] == []
         assert "tekton-pipelines/tekton-pruner-default-spec" in left["pruned"]["left_to"]
         assert "prune_despite_pruner" in left["warnings"][0]
         assert len(tekton.list("PipelineRun")) == 2
-        forced, _ = run_module(namespace=namespace, pipeline="health-cd", state="absent", keep=1,
-                               prune_despite_pruner=True)
+        forced, _ = run_module(
+            namespace=namespace, pipeline="health-cd", state="absent", keep=1, prune_despite_pruner=True
+        )
         assert forced["pruned"]["runs"] == [runs[0]]
     finally:
         core.delete_namespaced_config_map("tekton-pruner-default-spec", "tekton-pipelines")
 
 
 # -- check mode and bad input ---------------------------------------------------------------------
+
 
 def test_check_mode_starts_nothing(play, namespace, tekton, tekton_cluster):
     tekton_cluster.controls.reset()
@@ -374,44 +443,72 @@ def test_each_bad_request_is_rejected_before_anything_is_created(play, namespace
     def task(name, options):
         return {"name": name, "tekton_pipelinerun": {"namespace": namespace, "wait_timeout": 10, **options}}
 
-    declares = ('the Pipeline "needs-param" declares params target (required), mode, flags; '
-                "workspaces scratch (optional); tasks only")
+    declares = (
+        'the Pipeline "needs-param" declares params target (required), mode, flags; '
+        "workspaces scratch (optional); tasks only"
+    )
     tekton_cluster.controls.reset()
-    assert_each_case_fails(play, [
-        ({"pipeline": "nope"}, 'Pipeline "nope" in namespace'),
-        ({"pipeline": "nope"}, "the Pipelines there are health-cd, needs-param"),
-        ({"pipeline": "needs-param"}, 'missing required param "target"; ' + declares),
-        ({"pipeline": "needs-param", "params": {"target": "x", "mdoe": "slow"}}, 'unknown param "mdoe"'),
-        ({"pipeline": "needs-param", "params": {"target": "x", "flags": "-v"}},
-         'param "flags" is array but a string is given'),
-        ({"pipeline": "needs-param", "params": {"target": "x"},
-          "workspaces": [{"name": "scratc", "empty_dir": True}]}, 'unknown workspace "scratc"'),
-        ({"pipeline": "needs-param", "params": {"target": "x"},
-          "workspaces": [{"name": "scratch", "empty_dir": True, "secret": "s"}]},
-         'workspace "scratch" needs exactly one of'),
-        ({"pipeline": "health-cd", "params": {"git-revision": "v1"}},
-         'workspace "source" is not bound'),
-        ({"pipeline": "needs-param", "params": {"target": "x"},
-          "task_run_specs": [{"pipeline_task": "build-*", "service_account": "builder"}]},
-         'task_run_specs names pipeline task "build-*", which matches none'),
-        ({"pipeline": "needs-param", "params": {"target": "x"}, "keep_since": "a week"},
-         "Invalid value for option 'keep_since'"),
-        ({"state": "absent"}, "Invalid value for option 'name'"),
-        ({"pipeline": "needs-param", "wait_timeout": 0}, "Invalid value for option 'wait_timeout'"),
-    ], task)
+    assert_each_case_fails(
+        play,
+        [
+            ({"pipeline": "nope"}, 'Pipeline "nope" in namespace'),
+            ({"pipeline": "nope"}, "the Pipelines there are health-cd, needs-param"),
+            ({"pipeline": "needs-param"}, 'missing required param "target"; ' + declares),
+            ({"pipeline": "needs-param", "params": {"target": "x", "mdoe": "slow"}}, 'unknown param "mdoe"'),
+            (
+                {"pipeline": "needs-param", "params": {"target": "x", "flags": "-v"}},
+                'param "flags" is array but a string is given',
+            ),
+            (
+                {
+                    "pipeline": "needs-param",
+                    "params": {"target": "x"},
+                    "workspaces": [{"name": "scratc", "empty_dir": True}],
+                },
+                'unknown workspace "scratc"',
+            ),
+            (
+                {
+                    "pipeline": "needs-param",
+                    "params": {"target": "x"},
+                    "workspaces": [{"name": "scratch", "empty_dir": True, "secret": "s"}],
+                },
+                'workspace "scratch" needs exactly one of',
+            ),
+            ({"pipeline": "health-cd", "params": {"git-revision": "v1"}}, 'workspace "source" is not bound'),
+            (
+                {
+                    "pipeline": "needs-param",
+                    "params": {"target": "x"},
+                    "task_run_specs": [{"pipeline_task": "build-*", "service_account": "builder"}],
+                },
+                'task_run_specs names pipeline task "build-*", which matches none',
+            ),
+            (
+                {"pipeline": "needs-param", "params": {"target": "x"}, "keep_since": "a week"},
+                "Invalid value for option 'keep_since'",
+            ),
+            ({"state": "absent"}, "Invalid value for option 'name'"),
+            ({"pipeline": "needs-param", "wait_timeout": 0}, "Invalid value for option 'wait_timeout'"),
+        ],
+        task,
+    )
     assert persisted_writes(tekton_cluster.controls) == []
     assert tekton.list("PipelineRun") == []
 
 
 # -- info -----------------------------------------------------------------------------------------
 
+
 def test_info_lists_the_runs_of_a_pipeline_and_shows_one_in_detail(run_module, namespace, emulator):
     good = finished_runs(run_module, namespace, 1)[0]
     emulator.tekton.steps.script(task="smoke-test", exit_code=7, log="curl: (7) Failed to connect")
     bad, _ = run_module(**health_run(namespace))
     listed, _ = run_module("tekton_pipelinerun_info", namespace=namespace, pipeline="health-cd")
-    assert [(r["name"], r["status"]) for r in listed["runs"]] == [(bad["run"]["name"], "failed"),
-                                                                  (good, "succeeded")]
+    assert [(r["name"], r["status"]) for r in listed["runs"]] == [
+        (bad["run"]["name"], "failed"),
+        (good, "succeeded"),
+    ]
     assert all(r["duration"] is not None and r["start"] and r["end"] for r in listed["runs"])
     limited, _ = run_module("tekton_pipelinerun_info", namespace=namespace, pipeline="health-cd", limit=1)
     assert [r["name"] for r in limited["runs"]] == [bad["run"]["name"]]
