@@ -477,12 +477,12 @@ def follow_run(service, run, *, timeout, progress, lines=None):
             task_runs.pop(obj["metadata"]["name"], None)
         else:
             task_runs[obj["metadata"]["name"]] = obj
-        lines.update(run, task_runs)
-        if is_done(run):
+        if is_done(run):  # the run's last word first, its TaskRuns' from one more LIST, then the lines
             final = service.list(API, "TaskRun", namespace, label_selector=f"tekton.dev/pipelineRun={name}")
             task_runs = {tr["metadata"]["name"]: tr for tr in final}
             lines.update(run, task_runs)
             return run, list(task_runs.values()), True
+        lines.update(run, task_runs)
     return run, list(task_runs.values()), False
 
 
