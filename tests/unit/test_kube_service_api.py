@@ -124,7 +124,8 @@ def test_follow_lists_then_watches_several_selections_from_the_lists_version(ser
     service.apply(labelled)
     service.apply({**config_map(namespace), "metadata": {"name": "other", "namespace": namespace}})
     selections = {"maps": Selection("v1", "ConfigMap", namespace, label_selector="follow=me"),
-                  "accounts": Selection("v1", "ServiceAccount", namespace, field_selector="metadata.name=sa0")}
+                  "accounts": Selection("v1", "ServiceAccount", namespace,
+                                        field_selector="metadata.name=sa0")}
     seen = []
     started = time.monotonic()
     for key, event, obj in service.follow(selections, timeout=20):
