@@ -514,6 +514,18 @@ def age_seconds(value):
         ) from None
 
 
+def age_order(run):
+    """Sort key, oldest first: creation time (whole seconds), then start and completion times, which
+    tell apart runs made in the same second one after the other; then the name."""
+    status = run.get("status") or {}
+    return (
+        run["metadata"].get("creationTimestamp") or "",
+        status.get("startTime") or "~",
+        status.get("completionTime") or "~",
+        run["metadata"]["name"],
+    )
+
+
 def pruner_in_charge(service, namespace):
     """A sentence naming the Tekton Pruner configuration that covers ``namespace``, or None. A
     configuration we may not read counts as absent (nothing can be said about it)."""
@@ -557,7 +569,7 @@ def prune(service, namespace, pipeline, *, keep=None, keep_since=None, now=None)
     runs = service.list(API, "PipelineRun", namespace, label_selector=f"tekton.dev/pipeline={pipeline}")
     finished = sorted(
         (r for r in runs if is_done(r)),
-        key=lambda r: (r["metadata"].get("creationTimestamp") or "", r["metadata"]["name"]),
+        key=age_order,
         reverse=True,
     )
     now = now or datetime.datetime.now(datetime.UTC)

@@ -120,8 +120,7 @@ def ensure(params, check_mode):
         return result
     selector = f"tekton.dev/pipeline={params['pipeline']}" if params["pipeline"] else None
     found = service.list(runs.API, "PipelineRun", namespace, label_selector=selector)
-    found.sort(key=lambda r: (r["metadata"].get("creationTimestamp") or "", r["metadata"]["name"]),
-               reverse=True)
+    found.sort(key=runs.age_order, reverse=True)
     if params["limit"] > 0:
         found = found[: params["limit"]]
     listed = [{key: summary[key] for key in LISTED} for summary in (runs.summarize(r, []) for r in found)]

@@ -346,19 +346,22 @@ def test_waiting_watches_the_run_and_never_polls(run_module, namespace, emulator
 # -- retention ------------------------------------------------------------------------------------
 
 
-def finished_runs(run_module, namespace, count):
+def finished_runs(run_module, namespace, count, emulator):
+    """`count` runs one after the other, each a second later on the cluster's clock than the last
+    (timestamps have whole seconds: quick runs would otherwise share them and their order)."""
     names = []
     for _ in range(count):
         result, _ = run_module(**health_run(namespace))
         assert result["run"]["status"] == "succeeded"
         names.append(result["run"]["name"])
+        emulator.advance_time(1)
     return names
 
 
 def test_keep_prunes_the_oldest_finished_runs_and_their_pvcs_never_a_running_one(
     run_module, namespace, emulator, tekton, tekton_cluster
 ):
-    old = finished_runs(run_module, namespace, 3)
+    old = finished_runs(run_module, namespace, 3, emulator)
     emulator.tekton.steps.script(task="clone", duration=600)
     running, _ = run_module(**health_run(namespace, wait=False))
     old_claims = claims_of(tekton_cluster, namespace, set(old[:2]))
@@ -382,10 +385,10 @@ def test_keep_since_prunes_runs_that_ended_too_long_ago_together_with_keep(
 ):
     emulator.advance_time(-3 * 3600)  # these runs happen three hours ago on the cluster's clock
     try:
-        ancient = finished_runs(run_module, namespace, 2)
+        ancient = finished_runs(run_module, namespace, 2, emulator)
     finally:
         emulator.advance_time(3 * 3600)
-    recent = finished_runs(run_module, namespace, 3)
+    recent = finished_runs(run_module, namespace, 3, emulator)
     result, _ = run_module(namespace=namespace, pipeline="health-cd", state="absent", keep_since="2h")
     assert sorted(result["pruned"]["runs"]) == sorted(ancient)
     # Both limits apply: at most two runs, and none older than two hours.
@@ -395,9 +398,9 @@ def test_keep_since_prunes_runs_that_ended_too_long_ago_together_with_keep(
 
 
 def test_pruning_is_left_to_tekton_pruner_when_it_covers_the_namespace(
-    run_module, namespace, tekton, tekton_cluster
+    run_module, namespace, tekton, tekton_cluster, emulator
 ):
-    runs = finished_runs(run_module, namespace, 2)
+    runs = finished_runs(run_module, namespace, 2, emulator)
     core = client.CoreV1Api(tekton_cluster.api_client())
     core.create_namespaced_config_map(
         "tekton-pipelines",
@@ -501,7 +504,7 @@ def test_each_bad_request_is_rejected_before_anything_is_created(play, namespace
 
 
 def test_info_lists_the_runs_of_a_pipeline_and_shows_one_in_detail(run_module, namespace, emulator):
-    good = finished_runs(run_module, namespace, 1)[0]
+    good = finished_runs(run_module, namespace, 1, emulator)[0]
     emulator.tekton.steps.script(task="smoke-test", exit_code=7, log="curl: (7) Failed to connect")
     bad, _ = run_module(**health_run(namespace))
     listed, _ = run_module("tekton_pipelinerun_info", namespace=namespace, pipeline="health-cd")
