@@ -218,7 +218,7 @@ class KubeClient:
                 connection.request(method, url, body=payload, headers=headers)
                 response = connection.getresponse()
                 if stream and 200 <= response.status < 300:
-                    return response.status, dict(response.getheaders()), response
+                    return response.status, dict(response.getheaders()), OpenStream(response, connection)
                 data = response.read()
             except Exception:
                 connection.close()
@@ -263,10 +263,27 @@ class KubeClient:
         return describe_transport_failure(exc, action=action, target=target, url=self.server,
                                           attempts=attempts)
 
-    def watch_events(self, path, *, query, timeout, action, target):
+    def request_text(self, method, path, *, action, target, query=None, timeout=READ_TIMEOUT):
+        """Send and return the body as text (a pod's log); a non-2xx answer raises KubeError."""
+        try:
+            status, _headers, data = self.send(method, path, query=query, timeout=timeout)
+        except RetriesExhausted as exc:
+            if exc.error is not None:
+                raise self.transport_failure(exc.error, action, target, exc.attempts) from None
+            raise describe_api_answer(exc.status, exc.body, action=action, target=target,
+                                      attempts=exc.attempts) from None
+        except Exception as exc:
+            raise self.transport_failure(exc, action, target) from None
+        if not 200 <= status < 300:
+            raise describe_api_answer(status, data, action=action, target=target)
+        return data.decode("utf-8", errors="replace")
+
+    def watch_events(self, path, *, query, timeout, action, target, on_open=None):
         """Yield the events of one WATCH request (dicts with type/object) until the server ends it.
 
         The server ends a watch after ``timeoutSeconds``; a read timeout on our side ends it too.
+        ``on_open(stream)`` receives the open stream, whose ``interrupt()`` ends the watch from another
+        thread (a reader blocked on the socket returns at once).
         """
         query = [*query, ("watch", "true"), ("timeoutSeconds", str(max(1, int(timeout))))]
         try:
@@ -279,12 +296,16 @@ class KubeClient:
             raise self.transport_failure(exc, action, target) from None
         if not 200 <= status < 300:
             raise describe_api_answer(status, response, action=action, target=target)
+        if on_open is not None:
+            on_open(response)
+        import http.client
+
         try:
             while True:
                 try:
                     line = response.readline()
-                except (TimeoutError, OSError, ValueError):
-                    return  # the stream broke off; the caller lists again and re-watches
+                except (TimeoutError, OSError, ValueError, http.client.HTTPException):
+                    return  # the stream broke off (or was closed); the caller lists again and re-watches
                 if not line:
                     return
                 if line.strip():
@@ -366,6 +387,31 @@ class KubeClient:
                 configuration.api_key = {"authorization": authorization}
             self._api_client = ApiClient(configuration)
         return self._api_client
+
+
+class OpenStream:
+    """A streaming answer (a watch) on a connection of its own: ``readline`` reads it and ``close``
+    ends it (from the reading thread); ``interrupt`` may be called from any other thread and makes a
+    reader waiting on the socket see the end of the stream at once."""
+
+    def __init__(self, response, connection):
+        self.response = response
+        self.connection = connection
+
+    def readline(self):
+        return self.response.readline()
+
+    def interrupt(self):
+        import socket
+
+        sock = self.connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed by the server or by the reader
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self):
+        self.response.close()
+        self.connection.close()
 
 
 def cache_dir():

@@ -19,6 +19,10 @@ Two ways in, one way through:
 - ``MODULE.main()`` does the same inside AnsibleModule, for a task delegated to a remote host (the
   action plugin then ships the module as usual) and for ``ansible -m``-style use without the plugin.
 
+A handler that takes long (following a pipeline run) is declared with ``reports_progress=True``
+and receives ``progress(text)``, which prints a line while the task runs when the action plugin
+runs it, and does nothing in a module process.
+
 ``execute`` is the funnel: a ``TaskFailure`` (KubeError, IBMCloudError) becomes ``failed`` with its
 one sentence, anything else ``failed`` with the traceback for a bug report; a ``warnings`` list
 becomes Ansible warnings; results named in ``secret_results`` are returned only to tasks that set
@@ -68,7 +72,7 @@ class ModuleDeclaration:
     result keys that carry secrets (``secret_results={"access_token": "access token"}``)."""
 
     def __init__(self, argument_spec, handler, *, kube_connection=True, secret_results=None,
-                 **constraints):
+                 reports_progress=False, **constraints):
         unknown = set(constraints) - set(CONSTRAINT_NAMES)
         if unknown:
             raise TypeError(f"unknown module constraint(s): {', '.join(sorted(unknown))}")
@@ -76,6 +80,7 @@ class ModuleDeclaration:
         self.handler = handler
         self.kube_connection = kube_connection
         self.secret_results = dict(secret_results or {})
+        self.reports_progress = reports_progress
         self.constraints = constraints
 
     def validate(self, args):
@@ -103,11 +108,20 @@ class ModuleDeclaration:
                 values.update(kubeconfig_secrets(kubeconfig))
         return values
 
-    def execute(self, params, *, check_mode, no_log=False, module_name="module"):
+    def execute(self, params, *, check_mode, no_log=False, module_name="module", progress=None):
         """The handler's result for validated ``params``, or ``{"failed": True, "msg": ...}``;
-        never raises. ``warnings`` stays a list in the result for the caller to emit."""
+        never raises. ``warnings`` stays a list in the result for the caller to emit.
+
+        A handler declared with ``reports_progress=True`` is called as
+        ``handler(params, check_mode, progress=...)``: ``progress(text)`` shows one line to the
+        person watching while the task still runs (the action plugin prints it at once); without a
+        ``progress`` from the caller (a module process, whose output is read only at its end, or a
+        task with no_log) it does nothing."""
         try:
-            result = self.handler(params, check_mode)
+            if self.reports_progress:
+                result = self.handler(params, check_mode, progress=progress or _no_progress)
+            else:
+                result = self.handler(params, check_mode)
         except TaskFailure as exc:
             return {"failed": True, "msg": exc.msg, **exc.result_fields()}
         except Exception as exc:  # a bug: keep the traceback for the report
@@ -139,6 +153,10 @@ class ModuleDeclaration:
         if result.pop("failed", False):
             module.fail_json(**result)
         module.exit_json(**result)
+
+
+def _no_progress(_text):
+    """Progress where nobody can see it until the task ends: dropped (the result says it all)."""
 
 
 def masked(result, secret_values):

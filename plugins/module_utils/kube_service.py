@@ -14,6 +14,10 @@
     service.update("v1", "ServiceAccount", "builder", "ns", mutate)   # GET + PUT, re-read on 409
     service.delete("v1", "Namespace", "ci", wait=True, timeout=120)
     service.wait_for("v1", "Namespace", "ci", condition="status.phase == 'Active'", timeout=60)
+    for key, event, obj in service.follow({"runs": Selection("tekton.dev/v1", "PipelineRun", "ci",
+                                                            label_selector="app=x")}, timeout=600):
+        ...                                              # LISTED, then every watch event, until break
+    service.log("build-pod", "ci", container="step-push", tail_lines=20)   # a pod's log, as text
 
 Apply is server-side apply with field manager ``tekton-cd``. Before writing, the live object is
 read; when it already holds every desired value and our manager's managedFields entry owns
@@ -405,6 +409,16 @@ class KubeService:
                            uid=live["metadata"].get("uid"))
         return Change(True, live, None)
 
+    def log(self, pod, namespace, *, container=None, tail_lines=None):
+        """The log of a pod's container as text (``tail_lines``: only the last lines)."""
+        resource = self.resource("v1", "Pod")
+        query = [(key, str(value)) for key, value in (("container", container), ("tailLines", tail_lines))
+                 if value is not None]
+        text = self.client.request_text("GET", resource.path(pod, namespace, "log"), query=query,
+                                        action="read the log of", target=object_ref("Pod", pod, namespace))
+        lines = text.splitlines()
+        return "\n".join(lines[-tail_lines:] if tail_lines else lines)
+
     # -- waits ---------------------------------------------------------------------------------
 
     def wait_for(self, api_version, kind, name, namespace=None, *, condition, timeout, description=None):
@@ -425,6 +439,92 @@ class KubeService:
             lambda obj: obj is None or (uid is not None and obj["metadata"].get("uid") != uid),
             "be deleted",
         )
+
+    def follow(self, selections, *, timeout):
+        """Every change to several selections of objects, as they happen, until ``timeout`` s pass.
+
+        ``selections`` maps a key of the caller's to a Selection (kind, namespace, label and field
+        selectors). Yields ``(key, event_type, obj)``: first ``LISTED`` for each object one LIST of
+        each selection finds, then ``ADDED`` / ``MODIFIED`` / ``DELETED`` from a WATCH of each
+        (from the LIST's resourceVersion, so nothing is missed or seen twice); the caller stops
+        when its condition holds (leaving the loop closes the watches). A watch the server ends is
+        resumed from the last version seen; one that expired (410) is listed again (``LISTED``
+        again). Nothing polls: the requests are one LIST and one WATCH per selection.
+
+        The watches are read on threads of their own (each on its own connection) and merged; the
+        LISTs go over this service's connection, from the caller's thread only.
+        """
+        import queue
+        import threading
+
+        deadline = time.monotonic() + timeout
+        events = queue.Queue()
+        stopping = threading.Event()
+        streams, threads = {}, []
+
+        def opened(key, stream):
+            streams[key] = stream
+            if stopping.is_set():  # the caller left while this watch was being opened
+                stream.interrupt()
+
+        def watch(key, selection, version):
+            resource = self.resource(selection.api_version, selection.kind)
+            path = resource.path(None, selection.namespace if resource.namespaced else None)
+            target = object_ref(selection.kind, None, selection.namespace)
+            while not stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                query = [*selection.query(), ("allowWatchBookmarks", "true"), ("resourceVersion", version)]
+                try:
+                    for event in self.client.watch_events(
+                            path, query=query, timeout=remaining, action="watch", target=target,
+                            on_open=lambda stream: opened(key, stream)):
+                        if event.get("type") == "ERROR":
+                            events.put((key, "RELIST", None))  # typically 410: the version expired
+                            return
+                        version = ((event.get("object") or {}).get("metadata") or {}).get(
+                            "resourceVersion") or version
+                        if event.get("type") != "BOOKMARK":
+                            events.put((key, event.get("type"), event.get("object")))
+                except KubeError as exc:
+                    if not stopping.is_set():
+                        events.put((key, "FAILED", exc))
+                    return
+
+        def start(key):
+            selection = selections[key]
+            listed = self._list(selection.api_version, selection.kind, selection.namespace,
+                                selection.label_selector, selection.field_selector)
+            thread = threading.Thread(target=watch, args=(key, selection, listed["resourceVersion"]),
+                                      daemon=True, name=f"watch {key}")
+            threads.append(thread)
+            thread.start()
+            return [(key, "LISTED", item) for item in listed["items"]]
+
+        try:
+            for key in selections:
+                yield from start(key)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                try:
+                    key, event_type, obj = events.get(timeout=remaining)
+                except queue.Empty:
+                    return
+                if event_type == "FAILED":
+                    raise obj
+                if event_type == "RELIST":
+                    yield from start(key)
+                    continue
+                yield key, event_type, obj
+        finally:
+            stopping.set()
+            for stream in list(streams.values()):
+                stream.interrupt()
+            for thread in threads:
+                thread.join(timeout=5)
 
     def _watch_until(self, api_version, kind, name, namespace, timeout, done, description):
         resource = self.resource(api_version, kind)
@@ -478,6 +578,22 @@ def _summary(obj):
         pending = (metadata.get("finalizers") or []) + ((obj.get("spec") or {}).get("finalizers") or [])
         parts.append("finalizers " + ", ".join(pending))
     return "present, " + "; ".join(parts) if parts else "present"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Objects of one kind that KubeService.follow watches: a namespace (None: all, or a
+    cluster-scoped kind), and optional label and field selectors."""
+
+    api_version: str
+    kind: str
+    namespace: str | None = None
+    label_selector: str | None = None
+    field_selector: str | None = None
+
+    def query(self):
+        return [(key, value) for key, value in (("labelSelector", self.label_selector),
+                                                ("fieldSelector", self.field_selector)) if value]
 
 
 def named(api_version, kind, name, namespace=None):

@@ -13,6 +13,10 @@ AnsibleModule's validator, with the module's constraints and environment fallbac
 check mode, diff, warnings and errors are the same either way. Options marked no_log are masked
 in the result exactly as AnsibleModule masks them.
 
+Progress: a handler declared with ``reports_progress`` gets ``progress(text)``, which prints a line
+at once through Ansible's Display (from the worker, the line reaches the console while the task
+runs); a module process has no such channel, so there it is a no-op.
+
 Delegation: the modules talk to APIs, so they run where Ansible runs them. A task whose
 connection is local (``ansible_connection: local``, ``delegate_to: localhost``) runs in-process;
 a task delegated to a host reached over another connection (ssh, say: a bastion that alone can
@@ -62,10 +66,27 @@ class HandlerAction(ActionBase):
                 result.update(failed=True, msg=exc.msg)
                 return result
             outcome = declaration.execute(params, check_mode=bool(self._task.check_mode),
-                                          no_log=bool(self._task.no_log), module_name=module_name)
+                                          no_log=bool(self._task.no_log), module_name=module_name,
+                                          progress=self._progress(task_vars, secret_values))
         outcome["invocation"] = {"module_args": params}
         result.update(kube_runner.masked(outcome, secret_values))
         return result
+
+    def _progress(self, task_vars, secret_values):
+        """progress(text) for the handler: one line on the console at once, as ``HOST | text``. A
+        worker's Display hands the line to the main process, which prints it while the task still
+        runs. A no_log task shows nothing; option secrets are masked as in the result."""
+        if self._task.no_log:
+            return None
+        from ansible.utils.display import Display
+
+        display = Display()
+        host = (task_vars or {}).get("inventory_hostname") or "localhost"
+
+        def progress(text):
+            display.display(f"{host} | {kube_runner.masked(str(text), secret_values)}")
+
+        return progress
 
     def _runs_on_controller(self):
         connection = getattr(self._connection, "transport", None) or self._play_context.connection
