@@ -32,6 +32,7 @@ from __future__ import annotations
 import traceback
 
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import with_connection_args
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import kubeconfig_secrets
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import TaskFailure
 
 CONSTRAINT_NAMES = ("mutually_exclusive", "required_together", "required_one_of", "required_if",
@@ -146,25 +147,6 @@ def masked(result, secret_values):
     from ansible.module_utils.common.parameters import remove_values
 
     return remove_values(result, secret_values) if secret_values else result
-
-
-SECRET_KEY_WORDS = ("token", "password", "secret", "key-data", "client-key", "credential")
-
-
-def kubeconfig_secrets(value, key=""):
-    """The secret strings of a kubeconfig dict: tokens, passwords, key data, exec env values."""
-    if isinstance(value, dict):
-        if key == "env" or set(value) == {"name", "value"}:
-            return {value["value"]} if isinstance(value.get("value"), str) and value["value"] else set()
-        found = set()
-        for child_key, child in value.items():
-            found |= kubeconfig_secrets(child, str(child_key).lower())
-        return found
-    if isinstance(value, list):
-        return set().union(*(kubeconfig_secrets(item, key) for item in value)) if value else set()
-    if isinstance(value, str) and value and any(word in key for word in SECRET_KEY_WORDS):
-        return {value}
-    return set()
 
 
 # -- for tests and in-process callers ---------------------------------------------------------
