@@ -178,7 +178,8 @@ ARGUMENT_SPEC = {
     "namespace": {"type": "str", "default": "default"},
     "dest": {"type": "path"},
     "cs_endpoint": {"type": "str", "fallback": (env_fallback, ["IBMCLOUD_CS_API_ENDPOINT"])},
-    "openshift_oauth_endpoint": {"type": "str", "fallback": (env_fallback, ["IBMCLOUD_OPENSHIFT_OAUTH_ENDPOINT"])},
+    "openshift_oauth_endpoint": {"type": "str",
+                                 "fallback": (env_fallback, ["IBMCLOUD_OPENSHIFT_OAUTH_ENDPOINT"])},
 }
 
 
