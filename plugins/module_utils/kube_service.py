@@ -235,6 +235,12 @@ class KubeService:
         self.client = client
         self.check_mode = check_mode
         self.field_manager = field_manager
+        # Check mode only: namespaces found missing by require_namespaces, whose objects apply predicts.
+        self.absent_namespaces = set()
+
+    def with_field_manager(self, field_manager):
+        """A KubeService on the same connection that writes under another field manager."""
+        return KubeService(self.client, check_mode=self.check_mode, field_manager=field_manager)
 
     def resource(self, api_version, kind):
         return self.client.resource(api_version, kind)
@@ -284,6 +290,8 @@ class KubeService:
         """Server-side apply one object; ``live``/``live_known`` skip the read when the caller has it."""
         desired = strip_none(desired)
         api_version, kind, name, namespace = _identity(desired)
+        if namespace in self.absent_namespaces:
+            return Change(True, None, desired)  # a dry run would be refused (404): predict it
         if not live_known:
             live = self.get(api_version, kind, name, namespace)
         if is_noop(desired, live, self.field_manager):
@@ -301,6 +309,11 @@ class KubeService:
             changed = (after.get("metadata") or {}).get("resourceVersion") != live["metadata"].get(
                 "resourceVersion")
         return Change(changed, live, after)
+
+    def delete_all(self, objects, live):
+        """Delete ``objects`` (named ones will do) whose live state ``live`` (read_all) holds; one
+        Change per object, in order, unchanged for those already absent."""
+        return [self.delete(*_identity(obj), live=live.of(obj), live_known=True) for obj in objects]
 
     def read_all(self, objects, *, label_selector=None):
         """The live state of ``objects`` (dicts with apiVersion, kind and metadata.name, e.g. the
@@ -339,6 +352,25 @@ class KubeService:
         return [namespace for namespace in sorted(candidates)
                 if self.get("v1", "Namespace", namespace) is None]
 
+    def require_namespaces(self, objects, live, *, fix="create it first (module k8s_namespace)",
+                           failure=None):
+        """The rule every module follows for a namespace that ``objects`` go into and that does not
+        exist, checked before any write. A real run fails: KubeError 'Cannot create <the first
+        object bound there>: the namespace "<name>" does not exist; <fix>.' (or ``failure(namespace)``).
+        Check mode warns instead (namespace_missing_warning), since an earlier task of the same run
+        may only have pretended to create it; ``apply`` then shows the objects bound there as they
+        would be sent. Returns the warnings, one per missing namespace."""
+        missing = self.missing_namespaces(objects, live)
+        if missing and not self.check_mode:
+            namespace = missing[0]
+            first = next(obj for obj in objects if obj["metadata"].get("namespace") == namespace)
+            target = object_ref(first["kind"], first["metadata"]["name"], namespace)
+            raise KubeError(failure(namespace) if failure else
+                            f'Cannot create {target}: the namespace "{namespace}" does not exist; {fix}.',
+                            status=404, reason="NotFound")
+        self.absent_namespaces.update(missing)
+        return [namespace_missing_warning(namespace) for namespace in missing]
+
     def _key(self, obj):
         """(apiVersion, kind, name, namespace) of an object, namespace None for a cluster-scoped kind."""
         api_version, kind, name, namespace = _identity(obj)
@@ -363,16 +395,18 @@ class KubeService:
         return self._call("POST", api_version, kind, name=name, namespace=namespace, action="create",
                           query=query, body=body, collection=True)
 
-    def update(self, api_version, kind, name, namespace, mutate):
-        """Read, let ``mutate(copy)`` edit it (in place, or return a new dict), PUT it back if it
-        differs; a stale write (409) re-reads and tries again.
+    def update(self, api_version, kind, name, namespace, mutate, *, live=None):
+        """Read (or take ``live``, what the caller read already), let ``mutate(copy)`` edit it (in
+        place, or return a new dict), PUT it back if it differs; a stale write (409) re-reads and
+        tries again. The no-op check before an update: nothing is sent when ``mutate`` changes nothing.
 
         For fields server-side apply cannot own well (e.g. adding to a list others also edit).
         Returns a Change; a missing object raises KubeError.
         """
+        known = [live] if live is not None else []
 
         def attempt():
-            live = self.get(api_version, kind, name, namespace)
+            live = known.pop() if known else self.get(api_version, kind, name, namespace)
             if live is None:
                 raise KubeError(f"Could not update {object_ref(kind, name, namespace)}: it does not exist; "
                                 "create it first.", status=404, reason="NotFound")
@@ -390,9 +424,11 @@ class KubeService:
         return retry_on_conflict(attempt)
 
     def delete(self, api_version, kind, name, namespace=None, *, wait=False, timeout=120,
-               propagation_policy="Background"):
-        """Delete if present (changed=False if absent); ``wait`` watches until it is gone."""
-        live = self.get(api_version, kind, name, namespace)
+               propagation_policy="Background", live=None, live_known=False):
+        """Delete if present (changed=False if absent); ``wait`` watches until it is gone;
+        ``live``/``live_known`` skip the read when the caller has it (read_all)."""
+        if not live_known:
+            live = self.get(api_version, kind, name, namespace)
         if live is None:
             return Change(False, None, None)
         query = [("propagationPolicy", propagation_policy), *self._dry_run()]
@@ -478,6 +514,12 @@ def _summary(obj):
         pending = (metadata.get("finalizers") or []) + ((obj.get("spec") or {}).get("finalizers") or [])
         parts.append("finalizers " + ", ".join(pending))
     return "present, " + "; ".join(parts) if parts else "present"
+
+
+def namespace_missing_warning(namespace):
+    """The one check-mode sentence for a namespace that does not exist (yet)."""
+    return (f'Namespace "{namespace}" does not exist (yet): what goes into it is shown as it would be '
+            "sent; a real run needs it created first (module k8s_namespace).")
 
 
 def named(api_version, kind, name, namespace=None):
