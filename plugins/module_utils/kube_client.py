@@ -348,6 +348,20 @@ class KubeClient:
             cache.store_served(served)
         return api_version in served
 
+    def ca_bundle(self):
+        """The CA bundle this connection trusts (PEM bytes), or None if it uses the system store."""
+        credentials = self.credentials
+        if credentials.ca_data:
+            return credentials.ca_data.encode()
+        if not credentials.ca_file:
+            return None
+        try:
+            with open(credentials.ca_file, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise KubeError(f"Could not read the connection's CA bundle {credentials.ca_file}: "
+                            f"{exc.strerror}; set ca_cert_data to the cluster's CA.") from None
+
     # -- the kubernetes package, for code that needs it ----------------------------------------
 
     def kubernetes_api_client(self):

@@ -19,6 +19,7 @@ wrote (which account, which identity, when it expires).
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 from dataclasses import dataclass
 
@@ -154,3 +155,138 @@ def kubeconfig_secrets(value, key=""):
     if isinstance(value, str) and value and any(word in key for word in SECRET_KEY_WORDS):
         return {value}
     return set()
+
+
+def pem_certificate(text, option):
+    """PEM bytes from PEM text or its base64 encoding (a kubeconfig's certificate-authority-data);
+    KubeError.invalid naming ``option`` when it is neither."""
+    stripped = text.strip()
+    if stripped.startswith("-----BEGIN CERTIFICATE-----"):
+        return (stripped + "\n").encode()
+    try:
+        decoded = base64.b64decode(stripped, validate=True)
+    except ValueError:
+        decoded = b""
+    if not decoded.lstrip().startswith(b"-----BEGIN CERTIFICATE-----"):
+        from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError
+
+        raise KubeError.invalid(option, "it is neither a PEM certificate nor base64 of one",
+                                "give the CA as PEM text (-----BEGIN CERTIFICATE-----...) or base64 of it")
+    return decoded
+
+
+def duration(seconds):
+    """'2 days, 3 hours': how messages say how long a token is still valid."""
+    seconds = max(0, int(seconds))
+    parts = [(seconds // 86400, "day"), (seconds % 86400 // 3600, "hour"), (seconds % 3600 // 60, "minute")]
+    words = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n]
+    return ", ".join(words[:2]) or f"{seconds} seconds"
+
+
+# -- a kubeconfig for a service account's bound token, on the cluster of a connection ------------
+
+def cluster_frame(client, *, cluster_name, namespace, server=None, ca_pem=None):
+    """Everything of a kubeconfig for ``client``'s cluster but the user: server (``server``, else
+    the connection's), CA as base64 (``ca_pem``, else the CA the connection trusts), whether it
+    skips verification (no CA and the connection does not verify), cluster name, namespace."""
+    ca = ca_pem or client.ca_bundle()
+    return {"server": (server or client.server).rstrip("/"),
+            "ca": base64.b64encode(ca).decode() if ca else None,
+            "insecure": not client.credentials.verify, "cluster_name": cluster_name, "namespace": namespace}
+
+
+def token_kubeconfig_text(frame, user, token):
+    """The kubeconfig (YAML text) for ``token`` of ``user`` on the cluster ``frame`` describes."""
+    import yaml
+
+    config = build_kubeconfig(frame["cluster_name"], frame["server"], user=user, token=token,
+                              namespace=frame["namespace"], ca_data=frame["ca"], insecure=frame["insecure"],
+                              context_name=f"{user}@{frame['cluster_name']}")
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+def frame_change(kubeconfig_text, frame):
+    """Why a kubeconfig written by token_kubeconfig_text is not for ``frame`` any more (a sentence),
+    or None; an unreadable one counts as another server (and is never echoed)."""
+    import yaml
+
+    try:
+        stored = current_or_none(yaml.safe_load(kubeconfig_text))
+    except yaml.YAMLError:
+        stored = None
+    if stored is None or stored.server != frame["server"]:
+        return "the server URL changed"
+    if stored.cluster.get("certificate-authority-data") != frame["ca"]:
+        return "the CA changed"
+    return None
+
+
+def bound_token_problem(claims, namespace, name, uid):
+    """Why the claims of a stored token are not those of service account namespace/name (with
+    ``uid``) as the API server issues them, or None."""
+    account_ref = f"{namespace}/{name}"
+    if not isinstance(claims.get("exp"), int | float):
+        return "the Secret holds no readable token"
+    bound_uid = ((claims.get("kubernetes.io") or {}).get("serviceaccount") or {}).get("uid")
+    if claims.get("sub") != f"system:serviceaccount:{namespace}:{name}":
+        return f"the stored token is not for service account {account_ref}"
+    if bound_uid and bound_uid != uid:
+        return f"the stored token was issued to an earlier service account {account_ref} (it was re-created)"
+    return None
+
+
+# -- a bound token stored in a Secret: keep it, or ask for a new one ------------------------------
+
+EXPIRES_ANNOTATION = "tekton-cd.io/token-expires"
+# What the token was asked for: a change of these re-issues it. Recorded rather than read from the
+# token, because the API server may grant another lifetime and fill in its own audiences.
+REQUEST_ANNOTATION = "tekton-cd.io/token-request"
+CHECK_MODE_TOKEN = "token-issued-when-not-in-check-mode"
+
+
+def decoded(data, key):
+    """The text of a Secret's ``data`` entry ("" when missing or not text)."""
+    try:
+        return base64.b64decode((data or {}).get(key) or "").decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
+def reissue_reason(live, account, request_record, frame, threshold, now):
+    """Why the stored token cannot be kept (a sentence), or None if it can."""
+    if live is None:
+        return "the Secret does not exist yet"
+    data, metadata = live.get("data") or {}, account["metadata"]
+    claims = jwt_claims(decoded(data, "token"))
+    problem = bound_token_problem(claims, metadata["namespace"], metadata["name"], metadata.get("uid"))
+    recorded = (live["metadata"].get("annotations") or {}).get(REQUEST_ANNOTATION)
+    if problem is None and recorded != request_record:
+        problem = "the token lifetime or audiences asked for changed"
+    problem = problem or frame_change(decoded(data, "kubeconfig"), frame)
+    if problem:
+        return problem
+    remaining = claims["exp"] - now.timestamp()
+    if remaining < threshold:
+        state = f"expires in {duration(remaining)}" if remaining > 0 else "has expired"
+        return f"the stored token {state}, less than the {duration(threshold)} asked for by refresh_before"
+    return None
+
+
+def obtain_token(service, account_ref, live, reason, *, threshold, now, lifetime, audiences):
+    """(token, facts about it): the stored one, a new one, or (check mode) a placeholder."""
+    info = {"issued": reason is not None, "reason": reason, "service_account": account_ref, "expires": None}
+    if reason is None:
+        token = decoded(live["data"], "token")
+        expiry = jwt_claims(token)["exp"]
+        info["reason"] = (f"the stored token is valid for another {duration(expiry - now.timestamp())} "
+                          f"(more than {duration(threshold)})")
+        # Keep the recorded expiry as written at issue time, so that a kept token rewrites nothing.
+        recorded = (live["metadata"].get("annotations") or {}).get(EXPIRES_ANNOTATION)
+        info["expires"] = recorded or datetime.datetime.fromtimestamp(expiry, datetime.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        return token, info
+    if service.check_mode:
+        return CHECK_MODE_TOKEN, info
+    namespace, name = account_ref.split("/")
+    token, info["expires"] = service.request_token(name, namespace, lifetime=lifetime, audiences=audiences)
+    return token, info

@@ -395,6 +395,21 @@ class KubeService:
         return self._call("POST", api_version, kind, name=name, namespace=namespace, action="create",
                           query=query, body=body, collection=True)
 
+    def request_token(self, name, namespace, *, lifetime, audiences=None):
+        """(token, expirationTimestamp) of a bound token for a service account (TokenRequest). Sent
+        in check mode too: it stores nothing (the caller decides whether to ask)."""
+        spec = {"expirationSeconds": lifetime, **({"audiences": list(audiences)} if audiences else {})}
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+        answer = self.create(body, namespace=namespace, dry_run=False,
+                             subresource_of=("v1", "ServiceAccount", name, "token"))
+        status = answer.get("status") or {}
+        if not status.get("token"):
+            account = object_ref("ServiceAccount", name, namespace)
+            raise KubeError(f"The API server issued no token for {account} (its TokenRequest answer has "
+                            "no status.token); check the API server's service "
+                            "account token settings (--service-account-issuer and signing key).")
+        return status["token"], status.get("expirationTimestamp")
+
     def update(self, api_version, kind, name, namespace, mutate, *, live=None):
         """Read (or take ``live``, what the caller read already), let ``mutate(copy)`` edit it (in
         place, or return a new dict), PUT it back if it differs; a stale write (409) re-reads and
