@@ -33,6 +33,12 @@ COMMON_ARGUMENT_SPEC = dict(
     retries=dict(type="int", default=4),
 )
 
+# The same options for a module that also takes the Kubernetes connection options, whose api_key,
+# ca_cert and validate_certs are the cluster's: there the IBM Cloud ones carry an ibmcloud_ prefix.
+PREFIXED_OPTIONS = ("api_key", "ca_cert", "validate_certs")
+BESIDE_KUBE_ARGUMENT_SPEC = {(f"ibmcloud_{name}" if name in PREFIXED_OPTIONS else name): dict(option)
+                             for name, option in COMMON_ARGUMENT_SPEC.items()}
+
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF = 8.0
 
@@ -190,10 +196,11 @@ def _origin(url):
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def transport_from_params(params, sleep=time.sleep):
+def transport_from_params(params, sleep=time.sleep, prefix=""):
+    """The Transport for a module's options (``prefix="ibmcloud_"`` for BESIDE_KUBE_ARGUMENT_SPEC)."""
     return Transport(
-        validate_certs=params["validate_certs"],
-        ca_cert=params.get("ca_cert"),
+        validate_certs=params[f"{prefix}validate_certs"],
+        ca_cert=params.get(f"{prefix}ca_cert"),
         timeout=params["timeout"],
         retries=params["retries"],
         sleep=sleep,

@@ -371,6 +371,19 @@ class KubeService:
         self.absent_namespaces.update(missing)
         return [namespace_missing_warning(namespace) for namespace in missing]
 
+    def require_existing(self, objects, live, *, failure, warning):
+        """The same rule for objects a task edits but does not create (a service account to link a
+        Secret to): a missing one fails a real run with KubeError ``failure(target)``, and is a
+        warning ``warning(target)`` in check mode (target: how messages name the object)."""
+        warnings = []
+        for obj in objects:
+            if live.of(obj) is None:
+                target = object_ref(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+                if not self.check_mode:
+                    raise KubeError(failure(target), status=404, reason="NotFound")
+                warnings.append(warning(target))
+        return warnings
+
     def _key(self, obj):
         """(apiVersion, kind, name, namespace) of an object, namespace None for a cluster-scoped kind."""
         api_version, kind, name, namespace = _identity(obj)
@@ -553,3 +566,25 @@ def _identity(obj):
             f"An object to apply lacks {', '.join(missing)}; give apiVersion, kind and metadata.name."
         )
     return obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")
+
+
+def linking(fields, secret):
+    """A mutate for KubeService.update that adds a reference to Secret ``secret`` to the service
+    account lists ``fields`` (imagePullSecrets, secrets), keeping the entries others added."""
+    def mutate(account):
+        for field in fields:
+            entries = account.get(field) or []
+            if not any(entry.get("name") == secret for entry in entries):
+                account[field] = [*entries, {"name": secret}]
+    return mutate
+
+
+def unlinking(fields, secret):
+    """The mutate that takes the references ``linking`` adds out again."""
+    def mutate(account):
+        for field in fields:
+            entries = account.get(field) or []
+            kept = [entry for entry in entries if entry.get("name") != secret]
+            if len(kept) != len(entries):
+                account[field] = kept
+    return mutate
