@@ -40,6 +40,10 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import (
+    KubeconfigProblem,
+    select_context,
+)
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import (
     KubeError,
     describe_api_answer,
@@ -367,6 +371,20 @@ class KubeClient:
             cache.store_served(served)
         return api_version in served
 
+    def ca_bundle(self):
+        """The CA bundle this connection trusts (PEM bytes), or None if it uses the system store."""
+        credentials = self.credentials
+        if credentials.ca_data:
+            return credentials.ca_data.encode()
+        if not credentials.ca_file:
+            return None
+        try:
+            with open(credentials.ca_file, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise KubeError(f"Could not read the connection's CA bundle {credentials.ca_file}: "
+                            f"{exc.strerror}; set ca_cert_data to the cluster's CA.") from None
+
     # -- the kubernetes package, for code that needs it ----------------------------------------
 
     def kubernetes_api_client(self):
@@ -546,23 +564,18 @@ def _from_kubeconfig(kubeconfig, context_name):
     else:
         raise KubeError.invalid("kubeconfig", f"{type(kubeconfig).__name__} given",
                                 "give a file path or a kubeconfig dictionary")
-    named = {key: {e.get("name"): e for e in config.get(key) or [] if isinstance(e, dict)}
-             for key in ("contexts", "clusters", "users")}
-    wanted = context_name or config.get("current-context")
-    choices = sorted(str(n) for n in named["contexts"] if n)
-    if not wanted:
-        raise KubeError.invalid("context", f"{source} has no current-context",
-                                f"set context to one of {choices}")
-    if wanted not in named["contexts"]:
-        raise KubeError.invalid("context", f"{source} has no context named {wanted!r}",
-                                f"use one of {choices}")
-    context = named["contexts"][wanted].get("context") or {}
+    try:
+        selected = select_context(config, context_name)
+    except KubeconfigProblem as problem:
+        if problem.what == "cluster":
+            raise KubeError(f"The cluster {problem.cluster!r} named by context "
+                            f"{context_name or config.get('current-context')!r} of {source} is missing "
+                            "or has no server; fix that kubeconfig.") from None
+        fix = "set context to one of" if problem.what == "no-current-context" else "use one of"
+        raise KubeError.invalid("context", f"{source} has {str(problem).removeprefix('it has ')}",
+                                f"{fix} {list(problem.choices)}") from None
+    wanted, cluster, user = selected.name, selected.cluster, selected.user
     where = f"context {wanted!r} of {source}"
-    cluster = (named["clusters"].get(context.get("cluster")) or {}).get("cluster")
-    if not isinstance(cluster, dict) or not cluster.get("server"):
-        raise KubeError(f"The cluster {context.get('cluster')!r} named by {where} is missing or has no "
-                        "server; fix that kubeconfig.")
-    user = (named["users"].get(context.get("user")) or {}).get("user") or {}
     credentials = Credentials(server=cluster["server"], source=where,
                               verify=not cluster.get("insecure-skip-tls-verify", False),
                               proxy_url=cluster.get("proxy-url"))

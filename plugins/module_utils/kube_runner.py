@@ -5,7 +5,7 @@ A module declares its options, their constraints and a handler, and ends with ``
     def ensure(params, check_mode):            # no AnsibleModule in here: the action plugin and
         ...validate params, raise KubeError... # the tests call it in-process the same way
         service = connect_service(params, check_mode)
-        return change_result(service.apply(...))   # {"changed", "result", "diff"}
+        return changes_result([service.apply(...)], list_form=False)  # changed, result, diff
 
     MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure, mutually_exclusive=[("name", "items")])
 
@@ -36,6 +36,7 @@ from __future__ import annotations
 import traceback
 
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import with_connection_args
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import kubeconfig_secrets
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import TaskFailure
 
 CONSTRAINT_NAMES = ("mutually_exclusive", "required_together", "required_one_of", "required_if",
@@ -50,19 +51,19 @@ def connect_service(params, check_mode, **service_options):
     return KubeService(connect(params), check_mode=check_mode, **service_options)
 
 
-def change_result(change, *, key="result", **extra):
-    """The usual module result for one Change: changed, the object (Secret values hidden), diff."""
-    return {"changed": change.changed, key: change.result, "diff": change.diff(), **extra}
+def one_or_list(list_form, entries, *, key="result"):
+    """The result shape of a module with a single form (``name: ...``) and a list form
+    (``namespaces: [...]``): ``{key: first entry}`` or ``{key + "s": entries}``."""
+    return {f"{key}s": list(entries)} if list_form else {key: entries[0]}
 
 
-def changes_result(changes, *, key="results", **extra):
-    """Module result for several Changes: changed if any is, objects in order, one diff per object."""
-    return {
-        "changed": any(c.changed for c in changes),
-        key: [c.result for c in changes],
-        "diff": [c.diff() for c in changes],
-        **extra,
-    }
+def changes_result(changes, *, list_form, **extra):
+    """The usual module result for Changes: changed if any is, the objects (Secret values hidden;
+    {} once deleted) and their diffs, in the single or list shape (one_or_list)."""
+    diffs = [change.diff() for change in changes]
+    return {"changed": any(change.changed for change in changes),
+            **one_or_list(list_form, [change.result or {} for change in changes]),
+            "diff": diffs if list_form else diffs[0], **extra}
 
 
 class ModuleDeclaration:
@@ -164,25 +165,6 @@ def masked(result, secret_values):
     from ansible.module_utils.common.parameters import remove_values
 
     return remove_values(result, secret_values) if secret_values else result
-
-
-SECRET_KEY_WORDS = ("token", "password", "secret", "key-data", "client-key", "credential")
-
-
-def kubeconfig_secrets(value, key=""):
-    """The secret strings of a kubeconfig dict: tokens, passwords, key data, exec env values."""
-    if isinstance(value, dict):
-        if key == "env" or set(value) == {"name", "value"}:
-            return {value["value"]} if isinstance(value.get("value"), str) and value["value"] else set()
-        found = set()
-        for child_key, child in value.items():
-            found |= kubeconfig_secrets(child, str(child_key).lower())
-        return found
-    if isinstance(value, list):
-        return set().union(*(kubeconfig_secrets(item, key) for item in value)) if value else set()
-    if isinstance(value, str) and value and any(word in key for word in SECRET_KEY_WORDS):
-        return {value}
-    return set()
 
 
 # -- for tests and in-process callers ---------------------------------------------------------

@@ -239,6 +239,12 @@ class KubeService:
         self.client = client
         self.check_mode = check_mode
         self.field_manager = field_manager
+        # Check mode only: namespaces found missing by require_namespaces, whose objects apply predicts.
+        self.absent_namespaces = set()
+
+    def with_field_manager(self, field_manager):
+        """A KubeService on the same connection that writes under another field manager."""
+        return KubeService(self.client, check_mode=self.check_mode, field_manager=field_manager)
 
     def resource(self, api_version, kind):
         return self.client.resource(api_version, kind)
@@ -288,6 +294,8 @@ class KubeService:
         """Server-side apply one object; ``live``/``live_known`` skip the read when the caller has it."""
         desired = strip_none(desired)
         api_version, kind, name, namespace = _identity(desired)
+        if namespace in self.absent_namespaces:
+            return Change(True, None, desired)  # a dry run would be refused (404): predict it
         if not live_known:
             live = self.get(api_version, kind, name, namespace)
         if is_noop(desired, live, self.field_manager):
@@ -305,6 +313,11 @@ class KubeService:
             changed = (after.get("metadata") or {}).get("resourceVersion") != live["metadata"].get(
                 "resourceVersion")
         return Change(changed, live, after)
+
+    def delete_all(self, objects, live):
+        """Delete ``objects`` (named ones will do) whose live state ``live`` (read_all) holds; one
+        Change per object, in order, unchanged for those already absent."""
+        return [self.delete(*_identity(obj), live=live.of(obj), live_known=True) for obj in objects]
 
     def read_all(self, objects, *, label_selector=None):
         """The live state of ``objects`` (dicts with apiVersion, kind and metadata.name, e.g. the
@@ -343,6 +356,38 @@ class KubeService:
         return [namespace for namespace in sorted(candidates)
                 if self.get("v1", "Namespace", namespace) is None]
 
+    def require_namespaces(self, objects, live, *, fix="create it first (module k8s_namespace)",
+                           failure=None):
+        """The rule every module follows for a namespace that ``objects`` go into and that does not
+        exist, checked before any write. A real run fails: KubeError 'Cannot create <the first
+        object bound there>: the namespace "<name>" does not exist; <fix>.' (or ``failure(namespace)``).
+        Check mode warns instead (namespace_missing_warning), since an earlier task of the same run
+        may only have pretended to create it; ``apply`` then shows the objects bound there as they
+        would be sent. Returns the warnings, one per missing namespace."""
+        missing = self.missing_namespaces(objects, live)
+        if missing and not self.check_mode:
+            namespace = missing[0]
+            first = next(obj for obj in objects if obj["metadata"].get("namespace") == namespace)
+            target = object_ref(first["kind"], first["metadata"]["name"], namespace)
+            raise KubeError(failure(namespace) if failure else
+                            f'Cannot create {target}: the namespace "{namespace}" does not exist; {fix}.',
+                            status=404, reason="NotFound")
+        self.absent_namespaces.update(missing)
+        return [namespace_missing_warning(namespace) for namespace in missing]
+
+    def require_existing(self, objects, live, *, failure, warning):
+        """The same rule for objects a task edits but does not create (a service account to link a
+        Secret to): a missing one fails a real run with KubeError ``failure(target)``, and is a
+        warning ``warning(target)`` in check mode (target: how messages name the object)."""
+        warnings = []
+        for obj in objects:
+            if live.of(obj) is None:
+                target = object_ref(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+                if not self.check_mode:
+                    raise KubeError(failure(target), status=404, reason="NotFound")
+                warnings.append(warning(target))
+        return warnings
+
     def _key(self, obj):
         """(apiVersion, kind, name, namespace) of an object, namespace None for a cluster-scoped kind."""
         api_version, kind, name, namespace = _identity(obj)
@@ -367,16 +412,33 @@ class KubeService:
         return self._call("POST", api_version, kind, name=name, namespace=namespace, action="create",
                           query=query, body=body, collection=True)
 
-    def update(self, api_version, kind, name, namespace, mutate):
-        """Read, let ``mutate(copy)`` edit it (in place, or return a new dict), PUT it back if it
-        differs; a stale write (409) re-reads and tries again.
+    def request_token(self, name, namespace, *, lifetime, audiences=None):
+        """(token, expirationTimestamp) of a bound token for a service account (TokenRequest). Sent
+        in check mode too: it stores nothing (the caller decides whether to ask)."""
+        spec = {"expirationSeconds": lifetime, **({"audiences": list(audiences)} if audiences else {})}
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+        answer = self.create(body, namespace=namespace, dry_run=False,
+                             subresource_of=("v1", "ServiceAccount", name, "token"))
+        status = answer.get("status") or {}
+        if not status.get("token"):
+            account = object_ref("ServiceAccount", name, namespace)
+            raise KubeError(f"The API server issued no token for {account} (its TokenRequest answer has "
+                            "no status.token); check the API server's service "
+                            "account token settings (--service-account-issuer and signing key).")
+        return status["token"], status.get("expirationTimestamp")
+
+    def update(self, api_version, kind, name, namespace, mutate, *, live=None):
+        """Read (or take ``live``, what the caller read already), let ``mutate(copy)`` edit it (in
+        place, or return a new dict), PUT it back if it differs; a stale write (409) re-reads and
+        tries again. The no-op check before an update: nothing is sent when ``mutate`` changes nothing.
 
         For fields server-side apply cannot own well (e.g. adding to a list others also edit).
         Returns a Change; a missing object raises KubeError.
         """
+        known = [live] if live is not None else []
 
         def attempt():
-            live = self.get(api_version, kind, name, namespace)
+            live = known.pop() if known else self.get(api_version, kind, name, namespace)
             if live is None:
                 raise KubeError(f"Could not update {object_ref(kind, name, namespace)}: it does not exist; "
                                 "create it first.", status=404, reason="NotFound")
@@ -394,9 +456,11 @@ class KubeService:
         return retry_on_conflict(attempt)
 
     def delete(self, api_version, kind, name, namespace=None, *, wait=False, timeout=120,
-               propagation_policy="Background"):
-        """Delete if present (changed=False if absent); ``wait`` watches until it is gone."""
-        live = self.get(api_version, kind, name, namespace)
+               propagation_policy="Background", live=None, live_known=False):
+        """Delete if present (changed=False if absent); ``wait`` watches until it is gone;
+        ``live``/``live_known`` skip the read when the caller has it (read_all)."""
+        if not live_known:
+            live = self.get(api_version, kind, name, namespace)
         if live is None:
             return Change(False, None, None)
         query = [("propagationPolicy", propagation_policy), *self._dry_run()]
@@ -596,6 +660,12 @@ class Selection:
                                                 ("fieldSelector", self.field_selector)) if value]
 
 
+def namespace_missing_warning(namespace):
+    """The one check-mode sentence for a namespace that does not exist (yet)."""
+    return (f'Namespace "{namespace}" does not exist (yet): what goes into it is shown as it would be '
+            "sent; a real run needs it created first (module k8s_namespace).")
+
+
 def named(api_version, kind, name, namespace=None):
     """An object that only names one: what read_all reads or a check refers to, when there is
     nothing of it to apply (a ClusterRole to bind, a Secret whose content is not decided yet)."""
@@ -612,3 +682,25 @@ def _identity(obj):
             f"An object to apply lacks {', '.join(missing)}; give apiVersion, kind and metadata.name."
         )
     return obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")
+
+
+def linking(fields, secret):
+    """A mutate for KubeService.update that adds a reference to Secret ``secret`` to the service
+    account lists ``fields`` (imagePullSecrets, secrets), keeping the entries others added."""
+    def mutate(account):
+        for field in fields:
+            entries = account.get(field) or []
+            if not any(entry.get("name") == secret for entry in entries):
+                account[field] = [*entries, {"name": secret}]
+    return mutate
+
+
+def unlinking(fields, secret):
+    """The mutate that takes the references ``linking`` adds out again."""
+    def mutate(account):
+        for field in fields:
+            entries = account.get(field) or []
+            kept = [entry for entry in entries if entry.get("name") != secret]
+            if len(kept) != len(entries):
+                account[field] = kept
+    return mutate

@@ -163,7 +163,7 @@ diff:
 """
 
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import option_at, requested  # noqa: E402
-from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
     check_labels,
     check_namespace_name,
@@ -171,6 +171,7 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names impo
 )
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
     ModuleDeclaration,
+    changes_result,
     connect_service,
 )
 
@@ -249,42 +250,13 @@ def ensure(params, check_mode):
     service = connect_service(params, check_mode)
     desired = [desired_account(params["namespace"], account) for _, account in accounts]
     live = service.read_all(desired)  # one request: a GET for one account, a LIST for several
+    warnings = []
     if params["state"] == "absent":
-        changes = [_delete(service, body, live) for body in desired]
-        warnings = []
+        changes = service.delete_all(desired, live)
     else:
-        changes, warnings = _apply(service, params, desired, live)
-    result = {"changed": any(change.changed for change in changes), "warnings": warnings}
-    if params.get("service_accounts") is None:
-        result.update(result=changes[0].result or {}, diff=changes[0].diff())
-    else:
-        result.update(results=[change.result or {} for change in changes],
-                      diff=[change.diff() for change in changes])
-    return result
-
-
-def _apply(service, params, desired, live):
-    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change
-
-    namespace = params["namespace"]
-    if service.missing_namespaces(desired, live):
-        if not service.check_mode:
-            raise KubeError(
-                f"Cannot create {object_ref('ServiceAccount', desired[0]['metadata']['name'], namespace)}: "
-                f'the namespace "{namespace}" does not exist; create it first (module k8s_namespace).'
-            )
-        warning = (f'Namespace "{namespace}" does not exist (yet): the service accounts are shown as '
-                   "they would be sent; a real run needs the namespace created first (k8s_namespace).")
-        return [Change(True, None, body) for body in desired], [warning]
-    return service.apply_all(desired, force_conflicts=params["force_conflicts"], live=live), []
-
-
-def _delete(service, body, live):
-    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change
-
-    if live.of(body) is None:
-        return Change(False, None, None)
-    return service.delete("v1", "ServiceAccount", body["metadata"]["name"], body["metadata"]["namespace"])
+        warnings = service.require_namespaces(desired, live)
+        changes = service.apply_all(desired, force_conflicts=params["force_conflicts"], live=live)
+    return changes_result(changes, list_form=params["service_accounts"] is not None, warnings=warnings)
 
 
 MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
