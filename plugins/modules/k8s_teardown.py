@@ -19,7 +19,7 @@ description:
     O(delete_namespaces) says; by default only when it carries the labels and holds nothing but
     what tekton-cd made (and what the cluster puts in every namespace, such as the C(default)
     service account).
-  - Objects a Helm chart marks C(helm.sh/resource-policy: keep) are kept, as C(helm uninstall)
+  - Objects whose annotation C(helm.sh/resource-policy) is C(keep) are kept, as C(helm uninstall)
     keeps them. Unlike C(helm uninstall), hook objects Helm left behind are removed too.
   - In check mode the module reads (one LIST per namespaced kind and namespace) and reports what
     it would delete, and sends no write at all.
