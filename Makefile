@@ -11,7 +11,7 @@ SETUP_INPUTS := requirements.txt scripts/setup.sh scripts/tools.sha256 $(wildcar
 # The checkout used in place as the collection (scripts/setup.d/collection.sh makes the link).
 COLLECTION_LINK := .cache/collections/ansible_collections/tekton_cd/pipeline
 
-.PHONY: setup lint test unit integration molecule demo docs
+.PHONY: setup lint test unit integration molecule demo docs ee
 
 # Always runs (safe to re-run: each step skips what is already done).
 setup:
@@ -49,3 +49,11 @@ demo: $(SETUP_STAMP) $(COLLECTION_LINK)
 # Regenerates docs/variables.md from the roles' meta/argument_specs.yml (a unit test checks it).
 docs: $(SETUP_STAMP)
 	python scripts/role_docs.py
+
+# The execution environment for AWX / Automation Platform (execution-environment.yml): the collection
+# packed by ansible-galaxy, then ansible-builder (needs podman or docker).
+ee: $(SETUP_STAMP)
+	rm -rf build/ee && mkdir -p build/ee
+	ansible-galaxy collection build --force --output-path build/ee .
+	mv build/ee/tekton_cd-pipeline-*.tar.gz build/ee/tekton_cd-pipeline.tar.gz
+	ansible-builder build -f execution-environment.yml --context build/ee/context -t tekton-cd-ee
