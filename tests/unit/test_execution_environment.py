@@ -99,6 +99,8 @@ def test_build_context_has_the_collection_and_the_checked_helm_install(definitio
     assert "No matches" not in created.stdout + created.stderr  # every additional build file was found
     containerfile = (context / "Containerfile").read_text()
     assert "scripts/setup.d/tools.sh /usr/local" in containerfile
+    # ansible.cfg's collections_path (a checkout's .cache) must not hide the installed collection.
+    assert "ENV ANSIBLE_COLLECTIONS_PATH=/usr/share/ansible/collections" in containerfile
     assert (context / "_build" / "collection" / "tekton_cd-pipeline.tar.gz").is_file()
     assert (context / "_build" / "tools" / "scripts" / "tools.sha256").read_text() == \
         (ROOT / "scripts" / "tools.sha256").read_text()
