@@ -51,7 +51,7 @@ class Run:
 
 
 def run_playbook(workdir: Path, inventory: str, env: dict[str, str], extra_vars: dict[str, str],
-                 playbook: str = "provision.yml", verbosity: int = 0) -> Run:
+                 playbook: str = "provision.yml", verbosity: int = 0, extra_args=()) -> Run:
     """ansible-playbook as a user runs it, with HOME, caches and Ansible's temp directories inside
     `workdir` so that every file the run leaves behind can be inspected."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +72,7 @@ def run_playbook(workdir: Path, inventory: str, env: dict[str, str], extra_vars:
         command += ["-e", f"{name}={value}"]
     if verbosity:
         command.append("-" + "v" * verbosity)
+    command += list(extra_args)
     completed = subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True,
                                timeout=600, check=False)
     return Run(completed, workdir)
