@@ -105,6 +105,8 @@ class Credentials:
     password: str | None = None
     proxy_url: str | None = None
     token_provider: object = field(default=None, repr=False)  # () -> token, for exec/auth providers
+    kubeconfig: object = field(default=None, repr=False)  # the kubeconfig used: path(s) or dict
+    context: str | None = None  # its context, when one was named
 
     def authorization(self):
         if self.token_provider is not None:
@@ -503,9 +505,24 @@ class DiscoveryCache:
 # -- credentials ------------------------------------------------------------------------------
 
 
+class NoClusterConfigured(KubeError):
+    """None of the connection options, the pod's service account or a default kubeconfig is there."""
+
+
+class MissingKubeconfig(KubeError):
+    """The kubeconfig named (option, K8S_AUTH_KUBECONFIG or KUBECONFIG) is not a file."""
+
+    def __init__(self, paths, msg=None):
+        super().__init__(msg or KubeError.invalid("kubeconfig", f"no kubeconfig file at {paths}",
+                                                  "give the path of an existing kubeconfig file").msg)
+        self.paths = paths
+
+
 def load_credentials(params):
     """Credentials for the connection options (kubeconfig, context, host, api_key, ...)."""
     kubeconfig = params.get("kubeconfig")
+    if isinstance(kubeconfig, str) and not kubeconfig.strip():
+        kubeconfig = None  # an empty K8S_AUTH_KUBECONFIG (or option) means "not set", as for KUBECONFIG
     host = params.get("host")
     if kubeconfig is not None:
         credentials = _from_kubeconfig(kubeconfig, params.get("context"))
@@ -515,9 +532,16 @@ def load_credentials(params):
             os.path.join(SERVICE_ACCOUNT_DIR, "token")):
         credentials = _in_cluster()
     else:
-        default = os.environ.get("KUBECONFIG") or os.path.join(os.path.expanduser("~"), ".kube", "config")
-        if not any(os.path.exists(os.path.expanduser(p)) for p in default.split(os.pathsep) if p):
-            raise KubeError(
+        named = os.environ.get("KUBECONFIG", "").strip()
+        default = named or os.path.join(os.path.expanduser("~"), ".kube", "config")
+        # A KUBECONFIG that names no file is an error about that file (as with the option);
+        # only when nothing at all is configured is there "no cluster".
+        if named and not any(os.path.isfile(os.path.expanduser(p)) for p in named.split(os.pathsep) if p):
+            raise MissingKubeconfig(named, f"No cluster to talk to: KUBECONFIG names {named}, which is not a "
+                                           "kubeconfig file; correct KUBECONFIG, or set the kubeconfig "
+                                           "option (K8S_AUTH_KUBECONFIG), or host and api_key.")
+        if not named and not os.path.exists(default):
+            raise NoClusterConfigured(
                 "No cluster to talk to: set the kubeconfig option (or K8S_AUTH_KUBECONFIG/KUBECONFIG), "
                 "or host and api_key, or run inside a pod with a service account."
             )
@@ -578,7 +602,7 @@ def _from_kubeconfig(kubeconfig, context_name):
     where = f"context {wanted!r} of {source}"
     credentials = Credentials(server=cluster["server"], source=where,
                               verify=not cluster.get("insecure-skip-tls-verify", False),
-                              proxy_url=cluster.get("proxy-url"))
+                              proxy_url=cluster.get("proxy-url"), kubeconfig=kubeconfig, context=context_name)
     if cluster.get("certificate-authority-data"):
         credentials.ca_data = _decode(cluster["certificate-authority-data"], where).decode()
     elif cluster.get("certificate-authority"):
@@ -641,8 +665,7 @@ def _read_kubeconfig_files(paths):
     files = [os.path.expanduser(p) for p in paths.split(os.pathsep) if p]
     readable = [p for p in files if os.path.isfile(p)]
     if not readable:
-        raise KubeError.invalid("kubeconfig", f"no kubeconfig file at {paths}",
-                                "give the path of an existing kubeconfig file")
+        raise MissingKubeconfig(paths)
     for path in readable:
         try:
             with open(path) as handle:
