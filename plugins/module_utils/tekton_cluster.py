@@ -46,13 +46,20 @@ class TektonInstall:
 
     def over(self, other):
         """What is known after installing this (a release file's plan) over ``other`` (the cluster)."""
-        return TektonInstall(self.api_versions or other.api_versions, self.release or other.release,
-                             self.feature_flags if self.feature_flags is not None else other.feature_flags,
-                             self.triggers or other.triggers)
+        return TektonInstall(
+            self.api_versions or other.api_versions,
+            self.release or other.release,
+            self.feature_flags if self.feature_flags is not None else other.feature_flags,
+            self.triggers or other.triggers,
+        )
 
     def as_result(self):
-        return {"api_versions": self.api_versions, "release": self.release,
-                "feature_flags": self.feature_flags, "triggers_api_versions": self.triggers}
+        return {
+            "api_versions": self.api_versions,
+            "release": self.release,
+            "feature_flags": self.feature_flags,
+            "triggers_api_versions": self.triggers,
+        }
 
 
 def served_versions(client, group, *, fresh=False, confirm_absence=True):
@@ -82,8 +89,9 @@ def detect(service, namespace=TEKTON_NAMESPACE, *, fresh=False, with_triggers=Fa
         flags = _readable_config_map(service, "feature-flags", namespace)
         found.feature_flags = dict(flags.get("data") or {}) if flags is not None else None
     if with_triggers:
-        found.triggers = served_versions(service.client, TRIGGERS_GROUP, fresh=fresh,
-                                         confirm_absence=with_triggers == "required")
+        found.triggers = served_versions(
+            service.client, TRIGGERS_GROUP, fresh=fresh, confirm_absence=with_triggers == "required"
+        )
     return found
 
 
@@ -122,6 +130,7 @@ def require_v1(found, *, manifest=None):
 
 # -- release files -------------------------------------------------------------------------------
 
+
 @dataclass
 class ReleaseFile:
     path: str
@@ -140,24 +149,36 @@ def read_manifest(path, namespace=TEKTON_NAMESPACE):
         with open(path) as handle:
             loaded = list(yaml.safe_load_all(handle))
     except OSError as exc:
-        raise KubeError.invalid("install_manifest", f"{path} cannot be read ({exc.strerror})",
-                                "give the path of the downloaded release file") from None
+        raise KubeError.invalid(
+            "install_manifest",
+            f"{path} cannot be read ({exc.strerror})",
+            "give the path of the downloaded release file",
+        ) from None
     except yaml.YAMLError as exc:
-        raise KubeError.invalid("install_manifest", f"{path} is not valid YAML ({exc})",
-                                "download the release file again") from None
+        raise KubeError.invalid(
+            "install_manifest", f"{path} is not valid YAML ({exc})", "download the release file again"
+        ) from None
     documents = []
     for index, doc in enumerate(loaded):
         if doc is None:
             continue
-        if (not isinstance(doc, dict) or not doc.get("apiVersion") or not doc.get("kind")
-                or not (doc.get("metadata") or {}).get("name")):
-            raise KubeError.invalid("install_manifest", f"document {index + 1} of {path} is not a "
-                                    "Kubernetes object with apiVersion, kind and metadata.name",
-                                    "give the release file as Tekton publishes it")
+        if (
+            not isinstance(doc, dict)
+            or not doc.get("apiVersion")
+            or not doc.get("kind")
+            or not (doc.get("metadata") or {}).get("name")
+        ):
+            raise KubeError.invalid(
+                "install_manifest",
+                f"document {index + 1} of {path} is not a "
+                "Kubernetes object with apiVersion, kind and metadata.name",
+                "give the release file as Tekton publishes it",
+            )
         documents.append(doc)
     if not documents:
-        raise KubeError.invalid("install_manifest", f"{path} holds no objects",
-                                "give the release file as Tekton publishes it")
+        raise KubeError.invalid(
+            "install_manifest", f"{path} holds no objects", "give the release file as Tekton publishes it"
+        )
     documents.sort(key=lambda doc: INSTALL_ORDER.get(doc["kind"], 2))  # stable: file order otherwise
     return ReleaseFile(path, documents, _planned(documents, namespace))
 
@@ -166,7 +187,10 @@ def _planned(documents, namespace):
     planned = TektonInstall()
     for doc in documents:
         name, kind = doc["metadata"]["name"], doc["kind"]
-        if kind == "CustomResourceDefinition" and name in (f"tasks.{GROUP}", f"eventlisteners.{TRIGGERS_GROUP}"):
+        if kind == "CustomResourceDefinition" and name in (
+            f"tasks.{GROUP}",
+            f"eventlisteners.{TRIGGERS_GROUP}",
+        ):
             served = [v["name"] for v in (doc.get("spec") or {}).get("versions") or [] if v.get("served")]
             if name.endswith(TRIGGERS_GROUP):
                 planned.triggers = served
@@ -196,8 +220,14 @@ def install(service, release, *, timeout):
             changes.append(service.apply(doc, live=live.of(doc), live_known=True))
     if not service.check_mode:
         for name in release.crd_names():
-            service.wait_for(CRD_API, "CustomResourceDefinition", name, condition=ESTABLISHED,
-                             timeout=timeout, description="be Established")
+            service.wait_for(
+                CRD_API,
+                "CustomResourceDefinition",
+                name,
+                condition=ESTABLISHED,
+                timeout=timeout,
+                description="be Established",
+            )
     return changes
 
 

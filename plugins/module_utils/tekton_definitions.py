@@ -1,7 +1,7 @@
 """The definitions tekton_resources applies: which kinds, the labels that identify a pipeline's
 objects, and all problems of a list of definitions gathered into one failure.
 
-    labels = identity_labels("health-cd")       # {"app.kubernetes.io/part-of": "tekton-cd", "tekton-cd/pipeline": ...}
+    labels = identity_labels("health-cd")        # part-of: tekton-cd, tekton-cd/pipeline: health-cd
     desired, problems = labelled(definitions, "ci", labels)   # copies with namespace and labels set
     problems, warnings = validate_definitions(desired, problems, feature_flags, known_tasks)
     raise DefinitionProblems(problems)           # one message listing every problem
@@ -24,32 +24,44 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.tekton_validate
 
 TEKTON_API = "tekton.dev/v1"
 TRIGGERS_API = "triggers.tekton.dev/v1beta1"
-KINDS = {TEKTON_API: ("Task", "Pipeline"),
-         TRIGGERS_API: ("EventListener", "TriggerBinding", "TriggerTemplate", "Trigger")}
+KINDS = {
+    TEKTON_API: ("Task", "Pipeline"),
+    TRIGGERS_API: ("EventListener", "TriggerBinding", "TriggerTemplate", "Trigger"),
+}
 PART_OF = ("app.kubernetes.io/part-of", "tekton-cd")
 PIPELINE_LABEL = "tekton-cd/pipeline"
 RUN_KINDS = ("PipelineRun", "TaskRun", "CustomRun")
 
 
-class DefinitionProblems(KubeError):
-    """Every problem of the definitions, in one message; nothing has been applied."""
+FLAGS_UNREAD = ("The feature-flags ConfigMap could not be read, so the definitions were validated against "
+                "Tekton v1.15's defaults; grant read access to it for an exact check.")
 
-    def __init__(self, problems):
+
+class DefinitionProblems(KubeError):
+    """Every problem of the definitions, in one message; nothing has been applied. ``warnings``
+    (what validation found besides) still reach the user as the task's warnings."""
+
+    def __init__(self, problems, warnings=()):
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         listed = " ".join(f"({n}) {str(p).rstrip('.')}." for n, p in enumerate(problems, 1))
         super().__init__(f"The Tekton definitions have {count}, so nothing was applied: {listed}",
                          reason="Invalid")
         self.problems = [str(p) for p in problems]
+        self.warnings = list(warnings)
 
     def result_fields(self):
-        return {**super().result_fields(), "problems": self.problems}
+        fields = {**super().result_fields(), "problems": self.problems}
+        return {**fields, "warnings": self.warnings} if self.warnings else fields
 
 
 def identity_labels(pipeline):
     """The labels that mark an object as one of ``pipeline``'s (what prune selects by)."""
     if not isinstance(pipeline, str) or not pipeline or len(pipeline) > 63 or not LABEL_VALUE.match(pipeline):
-        raise KubeError.invalid("pipeline", f"{pipeline!r} is not a valid label value",
-                                'use at most 63 letters, digits, "-", "_" and ".", such as health-cd')
+        raise KubeError.invalid(
+            "pipeline",
+            f"{pipeline!r} is not a valid label value",
+            'use at most 63 letters, digits, "-", "_" and ".", such as health-cd',
+        )
     return dict([PART_OF, (PIPELINE_LABEL, pipeline)])
 
 
@@ -64,12 +76,20 @@ def labelled(definitions, namespace, labels):
         kind, name, api_version = obj.get("kind"), metadata.get("name"), obj.get("apiVersion")
         ref = f"{kind}/{name}" if kind and name else f"definitions[{index}]"
         if kind in RUN_KINDS:
-            problems.append(Finding(ref, "kind", "a run is not a definition; start runs with tekton_pipelinerun."))
+            problems.append(
+                Finding(ref, "kind", "a run is not a definition; start runs with tekton_pipelinerun.")
+            )
             continue
         known = next((api for api, kinds in KINDS.items() if kind in kinds), None)
         if known is None:
-            problems.append(Finding(ref, "kind", f'"{kind}" is not a Tekton definition; give one of '
-                                    f"{', '.join(k for kinds in KINDS.values() for k in kinds)}."))
+            problems.append(
+                Finding(
+                    ref,
+                    "kind",
+                    f'"{kind}" is not a Tekton definition; give one of '
+                    f"{', '.join(k for kinds in KINDS.values() for k in kinds)}.",
+                )
+            )
             continue
         if not isinstance(name, str) or not name:
             problems.append(Finding(ref, "metadata.name", "is missing; give every definition a name."))
@@ -78,33 +98,49 @@ def labelled(definitions, namespace, labels):
             if api_version != TRIGGERS_API:
                 problems.append(Finding(ref, "apiVersion", f'is "{api_version}"; write {TRIGGERS_API}.'))
             if not is_dns_subdomain(name):
-                problems.append(Finding(ref, "metadata.name", f"{name!r} is not a valid name; use a lowercase "
-                                        "RFC 1123 subdomain."))
+                problems.append(
+                    Finding(
+                        ref,
+                        "metadata.name",
+                        f"{name!r} is not a valid name; use a lowercase RFC 1123 subdomain.",
+                    )
+                )
             if (kind, name) in seen:
-                problems.append(Finding(ref, "metadata.name", "is defined twice in this list; keep one definition."))
+                problems.append(
+                    Finding(ref, "metadata.name", "is defined twice in this list; keep one definition.")
+                )
             seen.add((kind, name))
         if metadata.get("namespace") not in (None, namespace):
-            problems.append(Finding(ref, "metadata.namespace", f'is "{metadata["namespace"]}", not the task\'s '
-                                    f'namespace "{namespace}"; drop it or apply it with a task of its own.'))
+            problems.append(
+                Finding(
+                    ref,
+                    "metadata.namespace",
+                    f'is "{metadata["namespace"]}", not the task\'s '
+                    f'namespace "{namespace}"; drop it or apply it with a task of its own.',
+                )
+            )
         own = metadata.get("labels") or {}
         for key, value in labels.items():
             if key in own and own[key] != value:
-                problems.append(Finding(ref, f"metadata.labels.{key}", f'is "{own[key]}", but this task labels '
-                                        f'its objects "{value}"; drop the label from the definition.'))
+                problems.append(
+                    Finding(
+                        ref,
+                        f"metadata.labels.{key}",
+                        f'is "{own[key]}", but this task labels '
+                        f'its objects "{value}"; drop the label from the definition.',
+                    )
+                )
         obj["metadata"] = {**metadata, "namespace": namespace, "labels": {**own, **labels}}
         desired.append(obj)
     return desired, problems
 
 
 def validate_definitions(desired, problems, feature_flags, known_tasks):
-    """(problems, warnings as strings): those given plus what tekton_validate finds in the Tekton objects."""
+    """(problems, warnings as strings): those given plus what tekton_validate finds in the Tekton
+    objects. Offline: with ``feature_flags`` None, features Tekton's defaults leave off are warnings."""
     found, warned = validate([obj for obj in desired if obj["kind"] in KINDS[TEKTON_API]],
                              feature_flags=feature_flags, known_tasks=known_tasks)
-    warnings = [str(finding) for finding in warned]
-    if feature_flags is None:
-        warnings.insert(0, "The feature-flags ConfigMap could not be read, so the definitions were validated "
-                           "against Tekton v1.15's defaults; grant read access to it for an exact check.")
-    return [*problems, *found], warnings
+    return [*problems, *found], [str(finding) for finding in warned]
 
 
 def prune_kinds(found):

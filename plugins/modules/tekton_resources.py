@@ -157,9 +157,18 @@ tekton:
   returned: success
   type: dict
   contains:
-    release: {description: Tekton Pipelines' version from pipelines-info; null when not readable., type: str, sample: v1.15.0}
-    api_versions: {description: The tekton.dev versions served., type: list, elements: str, sample: [v1, v1beta1]}
-    feature_flags: {description: The feature-flags data used for validation; null when not readable., type: dict}
+    release:
+      description: Tekton Pipelines' version from pipelines-info; null when not readable.
+      type: str
+      sample: v1.15.0
+    api_versions:
+      description: The tekton.dev versions served.
+      type: list
+      elements: str
+      sample: [v1, v1beta1]
+    feature_flags:
+      description: The feature-flags data used for validation; null when not readable.
+      type: dict
     triggers_api_versions:
       description: The triggers.tekton.dev versions served, when Triggers objects or O(prune) asked.
       type: list
@@ -192,7 +201,10 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner imp
     ModuleDeclaration,
     connect_service,
 )
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change  # noqa: E402
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.tekton_definitions import (  # noqa: E402
+    FLAGS_UNREAD,
+    TRIGGERS_API,
     DefinitionProblems,
     identity_labels,
     labelled,
@@ -216,30 +228,39 @@ ARGUMENT_SPEC = {
 
 
 def ensure(params, check_mode):
-    namespace = params["namespace"]
+    namespace, known_tasks = params["namespace"], params["known_tasks"]
     check_namespace_name("namespace", namespace)
     check_labels("labels", params["labels"])
     labels = identity_labels(params["pipeline"])
     desired, problems = labelled(params["definitions"], namespace, {**params["labels"], **labels})
-    service = connect_service(params, check_mode)
-    release = tekton.read_manifest(params["install_manifest"], params["tekton_namespace"]) \
-        if params["install_manifest"] else None
-    has_triggers = any(obj["apiVersion"].startswith(tekton.TRIGGERS_GROUP + "/") for obj in desired)
-    found = tekton.detect(service, params["tekton_namespace"],
-                          with_triggers="required" if has_triggers else params["prune"])
-    expected = release.planned.over(found) if release else found
-    tekton.require_v1(expected, manifest=release and release.path)
-    if has_triggers and "v1beta1" not in expected.triggers:
-        raise KubeError("Tekton Triggers is not installed (the cluster serves no triggers.tekton.dev/v1beta1); "
-                        "install Tekton Triggers' release file, or leave the Triggers objects out.")
-    problems, validation = validate_definitions(desired, problems, expected.feature_flags, params["known_tasks"])
+    manifest = params["install_manifest"]
+    release = tekton.read_manifest(manifest, params["tekton_namespace"]) if manifest else None
+    # Offline first: every problem the cluster cannot change is reported before connecting (with a
+    # release file, against the feature flags it installs).
+    offline_flags = release.planned.feature_flags if release else None
+    problems, validation = validate_definitions(desired, problems, offline_flags, known_tasks)
     if problems:
-        raise DefinitionProblems(problems)
-    warnings = list(validation)
+        raise DefinitionProblems(problems, validation)
+    service = connect_service(params, check_mode)
+    has_triggers = any(obj["apiVersion"] == TRIGGERS_API for obj in desired)
+    triggers = "required" if has_triggers else params["prune"]
+    found = tekton.detect(service, params["tekton_namespace"], with_triggers=triggers)
+    expected = release.planned.over(found) if release else found
+    tekton.require_v1(expected, manifest=manifest)
+    if has_triggers and "v1beta1" not in expected.triggers:
+        raise KubeError("Tekton Triggers is not installed (the cluster serves no "
+                        "triggers.tekton.dev/v1beta1); "
+                        "install Tekton Triggers' release file, or leave the Triggers objects out.")
+    if expected.feature_flags != offline_flags:  # now validated against the cluster's flags
+        problems, validation = validate_definitions(desired, [], expected.feature_flags, known_tasks)
+        if problems:
+            raise DefinitionProblems(problems, validation)
+    warnings = list(validation) if expected.feature_flags is not None else [FLAGS_UNREAD, *validation]
     selector = ",".join(f"{key}={value}" for key, value in labels.items())
     pending = "v1" not in found.api_versions  # Tekton arrives with install_manifest in this run
-    live = None if pending else _read_live(service, desired, namespace, selector, params["prune"], found)
-    if (service.get("v1", "Namespace", namespace) is None) if pending else service.missing_namespaces(desired, live):
+    live = None if pending else _read_live(service, desired, namespace, params["prune"], selector, found)
+    if service.get("v1", "Namespace", namespace) is None if pending else service.missing_namespaces(
+            desired, live):
         if not check_mode:
             raise KubeError(f'Cannot apply the Tekton definitions: namespace "{namespace}" does not exist; '
                             "create it first (role pipeline_accounts, or module k8s_namespace).")
@@ -249,11 +270,9 @@ def ensure(params, check_mode):
     installed = tekton.install(service, release, timeout=params["install_timeout"]) if release else []
     if release and not check_mode:
         expected = tekton.detect(service, params["tekton_namespace"], fresh=True, with_triggers=True)
-        tekton.require_v1(expected, manifest=release.path)
-        pending, live = False, _read_live(service, desired, namespace, selector, params["prune"], expected)
-    if pending:
-        from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change
-
+        tekton.require_v1(expected, manifest=manifest)
+        pending, live = False, _read_live(service, desired, namespace, params["prune"], selector, expected)
+    if pending:  # check mode: nothing to dry-run against yet
         if release:
             warnings.append("Tekton is installed by install_manifest only in a real run: in check mode the "
                             "definitions are shown as they would be created.")
@@ -273,8 +292,8 @@ def ensure(params, check_mode):
     }
 
 
-def _read_live(service, desired, namespace, selector, prune, found):
-    """The live objects: with prune, every object of ours (one LIST per kind), else those named."""
+def _read_live(service, desired, namespace, prune, selector, found):
+    """The live objects: with prune, all of this pipeline's (one LIST per kind), else those named."""
     if prune:
         return tekton.read_labelled(service, prune_kinds(found), namespace, selector)
     return service.read_all(desired, label_selector=selector)

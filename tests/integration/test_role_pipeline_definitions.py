@@ -15,11 +15,18 @@ HEALTH_TASKS = ["git-clone", "build-image", "helm-deploy", "smoke-test", "report
 
 def apply_role(tmp_path, cluster, namespace, check=False, **variables):
     # No K8S_AUTH_KUBECONFIG: the connection must come from kube_connection alone.
-    extra = {"kube_connection": {"kubeconfig": str(cluster.kubeconfig_path)},
-             "pipeline_definitions_namespace": namespace,
-             "pipeline_definitions_git_url": "https://git.example.invalid/health.git", **variables}
-    return run_tasks([{"name": "definitions", "ansible.builtin.include_role": {"name": "pipeline_definitions"}}],
-                     tmp_path=tmp_path, extra_vars=extra, check=check)
+    extra = {
+        "kube_connection": {"kubeconfig": str(cluster.kubeconfig_path)},
+        "pipeline_definitions_namespace": namespace,
+        "pipeline_definitions_git_url": "https://git.example.invalid/health.git",
+        **variables,
+    }
+    return run_tasks(
+        [{"name": "definitions", "ansible.builtin.include_role": {"name": "pipeline_definitions"}}],
+        tmp_path=tmp_path,
+        extra_vars=extra,
+        check=check,
+    )
 
 
 def names(kube, kind, namespace):
@@ -27,7 +34,8 @@ def names(kube, kind, namespace):
 
 
 def test_the_role_applies_the_health_pipeline_then_a_second_run_changes_and_writes_nothing(
-        cluster, kube, namespace, tmp_path):
+    cluster, kube, namespace, tmp_path
+):
     first = apply_role(tmp_path / "first", cluster, namespace)
     assert first.rc == 0, first.stdout + first.stderr
     applied = first.task(APPLY_TASK)
@@ -38,16 +46,32 @@ def test_the_role_applies_the_health_pipeline_then_a_second_run_changes_and_writ
     assert names(kube, "Task", namespace) == sorted(HEALTH_TASKS)
     pipeline = kube.get(V1, "Pipeline", "health-cd", namespace)
     assert [t["name"] for t in pipeline["spec"]["tasks"]] == [
-        "clone", "build-api", "build-frontend", "build-database-migration", "deploy", "smoke-test"]
+        "clone",
+        "build-api",
+        "build-frontend",
+        "build-database-migration",
+        "deploy",
+        "smoke-test",
+    ]
     assert pipeline["metadata"]["labels"]["tekton-cd/pipeline"] == "health-cd"
     build = kube.get(V1, "Task", "build-image", namespace)
     assert build["spec"]["steps"][0]["image"].startswith("registry.access.redhat.com/ubi9/buildah@sha256:")
-    published = first.task("Publish the service account each pipeline task runs as, for the run stage's taskRunSpecs")
-    accounts = {s["pipelineTaskName"]: s["serviceAccountName"]
-                for s in published.result["ansible_facts"]["pipeline_definitions_task_service_accounts"]}
-    assert accounts == {"clone": "builder", "build-api": "builder", "build-frontend": "builder",
-                        "build-database-migration": "builder", "deploy": "deployer", "smoke-test": "builder",
-                        "report": "builder"}
+    published = first.task(
+        "Publish the service account each pipeline task runs as, for the run stage's taskRunSpecs"
+    )
+    accounts = {
+        s["pipelineTaskName"]: s["serviceAccountName"]
+        for s in published.result["ansible_facts"]["pipeline_definitions_task_service_accounts"]
+    }
+    assert accounts == {
+        "clone": "builder",
+        "build-api": "builder",
+        "build-frontend": "builder",
+        "build-database-migration": "builder",
+        "deploy": "deployer",
+        "smoke-test": "builder",
+        "report": "builder",
+    }
 
     reset_request_log(cluster)
     second = apply_role(tmp_path / "second", cluster, namespace)
@@ -57,16 +81,29 @@ def test_the_role_applies_the_health_pipeline_then_a_second_run_changes_and_writ
         assert cluster.controls.writes() == []
 
 
-def test_switching_the_builder_prunes_the_other_build_task_and_mirrors_step_images(cluster, kube, namespace, tmp_path):
+def test_switching_the_builder_prunes_the_other_build_task_and_mirrors_step_images(
+    cluster, kube, namespace, tmp_path
+):
     assert apply_role(tmp_path / "buildah", cluster, namespace).rc == 0
-    switched = apply_role(tmp_path / "kaniko", cluster, namespace, pipeline_definitions_builder="kaniko",
-                          pipeline_definitions_image_mirror="mirror.example.invalid")
+    switched = apply_role(
+        tmp_path / "kaniko",
+        cluster,
+        namespace,
+        pipeline_definitions_builder="kaniko",
+        pipeline_definitions_image_mirror="mirror.example.invalid",
+    )
     assert switched.rc == 0, switched.stdout
-    assert switched.task(APPLY_TASK).result["pruned"] == [{"kind": "Task", "name": "build-image", "action": "deleted"}]
-    assert "build-image-kaniko" in names(kube, "Task", namespace) and "build-image" not in names(kube, "Task", namespace)
+    assert switched.task(APPLY_TASK).result["pruned"] == [
+        {"kind": "Task", "name": "build-image", "action": "deleted"}
+    ]
+    assert "build-image-kaniko" in names(kube, "Task", namespace) and "build-image" not in names(
+        kube, "Task", namespace
+    )
     image = kube.get(V1, "Task", "build-image-kaniko", namespace)["spec"]["steps"][0]["image"]
     assert image.startswith("mirror.example.invalid/kaniko-project/executor@sha256:")
-    taskrefs = {t["taskRef"]["name"] for t in kube.get(V1, "Pipeline", "health-cd", namespace)["spec"]["tasks"]}
+    taskrefs = {
+        t["taskRef"]["name"] for t in kube.get(V1, "Pipeline", "health-cd", namespace)["spec"]["tasks"]
+    }
     assert "build-image-kaniko" in taskrefs and "build-image" not in taskrefs
 
 
@@ -82,8 +119,12 @@ def test_check_mode_creates_nothing(cluster, kube, namespace, tmp_path):
 
 def test_a_bad_image_entry_fails_validation_and_nothing_is_applied(cluster, kube, namespace, tmp_path):
     reset_request_log(cluster)
-    run = apply_role(tmp_path, cluster, namespace, pipeline_definitions_images=[
-        {"name": "API_Server", "context": "images/api", "values_key": "api"}])
+    run = apply_role(
+        tmp_path,
+        cluster,
+        namespace,
+        pipeline_definitions_images=[{"name": "API_Server", "context": "images/api", "values_key": "api"}],
+    )
     assert run.rc != 0
     task = run.task(APPLY_TASK)
     assert task.failed and "nothing was applied" in task.msg and "build-API_Server" in task.msg, task.msg
