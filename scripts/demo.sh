@@ -26,7 +26,7 @@ rm -rf "$STATE"
 mkdir -p "$STATE"
 trap stop_all EXIT
 
-"$BIN/python" -m emulator start --state-dir "$STATE/cluster"
+"$BIN/python" -m emulator start --tekton --state-dir "$STATE/cluster"
 "$BIN/python" -m emulator.ibmcloud start --state-dir "$STATE/ibmcloud" \
   --kubeconfig "$STATE/cluster/kubeconfig" --cluster demo
 
