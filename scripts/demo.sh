@@ -30,18 +30,25 @@ trap stop_all EXIT
 "$BIN/python" -m emulator.ibmcloud start --state-dir "$STATE/ibmcloud" \
   --kubeconfig "$STATE/cluster/kubeconfig" --cluster demo
 
-run_site() {
+run_playbook() {
   (
     set -a
     # shellcheck source=/dev/null
     . "$STATE/ibmcloud/ibmcloud.env"
     set +a
-    exec ansible-playbook -i inventories/demo playbooks/site.yml "$@"
+    exec ansible-playbook -i inventories/demo "$@"
   )
 }
 
+cat <<'TEXT'
+This is a demo: an emulated Kubernetes cluster (with an emulated Tekton controller) and a fake
+IBM Cloud run on 127.0.0.1, and the whole flow runs against them from the fake's API key. To run
+the same playbooks against a real cluster, copy inventories/local (any kubeconfig) or
+inventories/dev (IBM Cloud) and run: .venv/bin/ansible-playbook -i inventories/<env> playbooks/site.yml
+TEXT
+
 started=$SECONDS
-run_site
+run_playbook playbooks/site.yml
 elapsed=$((SECONDS - started))
 
 # The same run again proves idempotence: nothing reports changed and nothing is written. The
@@ -50,8 +57,8 @@ elapsed=$((SECONDS - started))
 writes() { "$BIN/python" -m emulator writes --state-dir "$STATE/cluster" "$@"; }
 writes --reset >/dev/null
 echo
-echo "Running the same playbook a second time (output in .cache/demo/second-run.log) ..."
-run_site >"$STATE/second-run.log" 2>&1 || { tail -20 "$STATE/second-run.log"; exit 1; }
+echo "Provisioning a second time (playbooks/provision.yml; output in .cache/demo/second-run.log) ..."
+run_playbook playbooks/provision.yml >"$STATE/second-run.log" 2>&1 || { tail -20 "$STATE/second-run.log"; exit 1; }
 second_recap=$(grep -E '^demo +:' "$STATE/second-run.log" | tr -s ' ')
 second_writes=$(writes)
 
@@ -74,6 +81,12 @@ for label, items in (
 ):
     names = ", ".join(f"{i.metadata.namespace}/{i.metadata.name}" for i in items)
     print(f"  {label + ':':<18}{names}")
-print(f"Second run: {sys.argv[3]}")
+runs = client.CustomObjectsApi(api_client).list_cluster_custom_object("tekton.dev", "v1", "pipelineruns")
+for run in runs["items"]:
+    condition = next((c for c in run.get("status", {}).get("conditions", []) if c["type"] == "Succeeded"), {})
+    print(f"  pipeline run:     {run['metadata']['namespace']}/{run['metadata']['name']} "
+          f"{condition.get('reason', 'unknown')}")
+print("The run's picture (SVG) and data (JSON): .cache/artifacts/")
+print(f"Second provisioning run: {sys.argv[3]}")
 print("Writes to the cluster during the second run: " + sys.argv[4].replace("\n", "\n  "))
 PY
