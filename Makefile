@@ -4,7 +4,7 @@ BIN    := $(abspath $(VENV)/bin)
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: setup lint test unit integration molecule demo
+.PHONY: setup lint test unit integration molecule demo bench
 
 setup:
 	scripts/setup.sh
@@ -28,3 +28,8 @@ test: lint
 
 demo:
 	scripts/demo.sh
+
+# Measure provision.yml against kubernetes.core and kubectl (emulated cluster; also TEST_KUBECONFIG's
+# cluster when set) and write docs/benchmarks.md. Installs .cache/bench-venv on first use.
+bench:
+	python -m benchmarks
