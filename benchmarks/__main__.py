@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +24,7 @@ from benchmarks.machine import Machine, tool_versions
 from benchmarks.venv import ensure_bench_venv
 
 REAL_KUBECONFIG_ENV = "TEST_KUBECONFIG"
+RESULTS_FILE = "results.pickle"  # in --workdir, for --render-only
 
 
 def parse(argv):
@@ -40,7 +42,14 @@ def parse(argv):
     )
     parser.add_argument("--no-install", action="store_true", help="do not install the benchmark virtualenv")
     parser.add_argument("--workdir", type=Path, help="keep run files here (default: a temporary directory)")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: write the report again from the results a run kept in --workdir",
+    )
     args = parser.parse_args(argv)
+    if args.render_only and not args.workdir:
+        parser.error("--render-only needs --workdir, the directory of the run to report")
     if args.repetitions < 1 or args.warmups < 0:
         parser.error("--repetitions must be at least 1 and --warmups at least 0")
     known = {c.key for c in default_contenders()}
@@ -76,6 +85,9 @@ def measure(
 
 def main(argv=None) -> int:
     args = parse(argv)
+    if args.render_only:
+        machine, results = pickle.loads((args.workdir / RESULTS_FILE).read_bytes())
+        return write_report(args.output, machine, results)
     if not args.no_install:
         ensure_bench_venv(log=print)
     real = os.environ.get(REAL_KUBECONFIG_ENV)
@@ -88,10 +100,15 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="tekton-cd-bench-") as scratch:
         workdir = args.workdir or Path(scratch)
         machine, results = measure(workdir, args.repetitions, args.warmups, args.only, real_kubeconfig=real)
+        (workdir / RESULTS_FILE).write_bytes(pickle.dumps((machine, results)))
+    return write_report(args.output, machine, results)
+
+
+def write_report(output: Path, machine, results) -> int:
     text = report.render(machine, tool_versions(), results, "make bench")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"wrote {args.output}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(f"wrote {output}")
     failed = [r for results_of in results for r in results_of.phases.values() if r.failures]
     return 1 if failed else 0
 
