@@ -79,6 +79,45 @@ def task_times(record: RunRecord) -> list[TaskTime]:
     return tasks
 
 
+@dataclass
+class Breakdown:
+    """One run's wall time split: launch to first task, the tasks, the gaps between them, and
+    from the last task's end to the process's exit."""
+
+    total: float
+    startup: float
+    tasks: float
+    module_tasks: float
+    task_count: int
+    module_task_count: int
+    exit: float
+
+    @property
+    def gaps(self) -> float:
+        return max(0.0, self.total - self.startup - self.tasks - self.exit)
+
+
+def breakdown(record: RunRecord, is_module_task) -> Breakdown | None:
+    tasks = [entry for entry in record.profile if entry.get("event") == "task"]
+    if not tasks:
+        return None
+    durations = [entry["end"] - entry["start"] for entry in tasks]
+    module = [
+        d
+        for entry, d in zip(tasks, durations, strict=True)
+        if is_module_task(entry["action"]) and entry.get("status") != "skipped"
+    ]
+    return Breakdown(
+        record.seconds,
+        tasks[0]["start"] - record.launched,
+        sum(durations),
+        sum(module),
+        len(tasks),
+        len(module),
+        max(0.0, record.finished - tasks[-1]["end"]),
+    )
+
+
 def startup_seconds(record: RunRecord) -> float | None:
     """From launching ansible-playbook to its first task starting (None without a task)."""
     starts = [entry["start"] for entry in record.profile if entry.get("event") == "task"]
@@ -129,23 +168,31 @@ class PhaseResult:
         return Spread.of([summary.writes for summary in self.summaries()])
 
     def tasks(self) -> list[tuple[TaskTime, Spread, Spread]]:
-        """Per task (in run order): the median repetition's task, and the spread of its time and
-        overhead over the counted repetitions."""
-        runs = [task_times(record) for record in self.counted if record.ok and record.requests is not None]
-        if not runs:
+        """Per task (in run order): the median counted repetition's task (its requests), the spread
+        of its time over the timed repetitions, and of its overhead over the counted ones (overhead
+        needs the request times; on a real cluster only the counting repetition has them)."""
+        counted = [task_times(record) for record in self.counted if record.ok and record.requests is not None]
+        timed = [task_times(record) for record in self.timed if record.ok and record.profile]
+        if not counted:
             return []
-        shortest = min(len(run) for run in runs)
+        shortest = min(len(run) for run in counted + timed)
         rows = []
         for index in range(shortest):
-            same = sorted((run[index] for run in runs), key=lambda task: task.seconds)
+            same = sorted((run[index] for run in counted), key=lambda task: task.seconds)
+            times = [run[index].seconds for run in timed] or [task.seconds for task in same]
             rows.append(
                 (
                     same[(len(same) - 1) // 2],
-                    Spread.of([task.seconds for task in same]),
+                    Spread.of(times),
                     Spread.of([task.overhead for task in same]),
                 )
             )
         return rows
+
+    def median_run(self) -> RunRecord | None:
+        """The timed repetition of median wall time."""
+        runs = sorted((record for record in self.timed if record.ok), key=lambda record: record.seconds)
+        return runs[(len(runs) - 1) // 2] if runs else None
 
     def startup(self) -> Spread | None:
         return Spread.of(

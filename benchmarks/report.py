@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmarks.harness import PHASE_LABELS, PHASES, PhaseResult, Spread, TargetResults
+from benchmarks.harness import PHASE_LABELS, PHASES, PhaseResult, Spread, TargetResults, breakdown
 from benchmarks.machine import Machine
 
 OURS = "provision"
@@ -60,45 +60,61 @@ def module_overheads(phase: PhaseResult) -> list[tuple[str, float, float]]:
 
 
 def where_time_goes(results: TargetResults, phase: str) -> str:
-    """One sentence: how provision.yml's median run splits into start-up, module tasks (API
-    exchange and overhead) and the other tasks, and its largest task."""
+    """How provision.yml's median run splits (start-up, tasks, exit) next to the baseline's median
+    run, then the cost of a task that sends nothing and the largest module task."""
     ours = results.phase(OURS, phase)
-    if not ours or not ours.time:
+    mine = ours.median_run() if ours else None
+    split = breakdown(mine, is_module_task) if mine else None
+    if split is None:
         return ""
-    tasks = ours.tasks()
-    startup = ours.startup()
-    module = [(t, s) for t, s, _ in tasks if is_module_task(t.action) and t.requests]
-    other_seconds = sum(s.median for t, s, _ in tasks if not (is_module_task(t.action) and t.requests))
-    module_seconds = sum(s.median for _, s in module)
-    overhead_seconds = sum(o.median for t, _, o in tasks if is_module_task(t.action) and t.requests)
-    parts = [
-        f"Of its {ours.time.median:.2f} s, start-up until the first task "
-        f"{seconds(startup and startup.median)} s"
-    ]
+    text = (
+        f"Median run {split.total:.2f} s: start-up to the first task {split.startup:.2f} s, "
+        f"{split.task_count} tasks {split.tasks:.2f} s ({split.module_task_count} module tasks that ran "
+        f"{split.module_tasks:.2f} s), between tasks {split.gaps:.2f} s, after the last task to exit "
+        f"{split.exit:.2f} s"
+    )
+    base = results.phase(BASELINE, phase)
+    theirs = base.median_run() if base else None
+    other = breakdown(theirs, is_module_task) if theirs else None
+    if other is not None:
+        text += (
+            f"; the baseline's median run {other.total:.2f} s: start-up {other.startup:.2f} s, "
+            f"{other.task_count} task(s) {other.tasks:.2f} s, exit {other.exit:.2f} s"
+        )
     empty = results.phase(EMPTY, phase)
     if empty and empty.time:
-        parts[0] += f" (an empty ansible-playbook takes {empty.time.median:.2f} s in all)"
-    parts.append(
-        f"{len(module)} module tasks {module_seconds:.2f} s, of which {overhead_seconds:.2f} s outside "
-        "their API exchange"
-    )
-    parts.append(
-        f"{len(tasks) - len(module)} other tasks (argument validation, facts, messages, skipped tasks) "
-        f"{other_seconds:.2f} s"
-    )
+        text += f"; an empty ansible-playbook {empty.time.median:.2f} s in all"
     floor = ansible_task_floor(ours)
     if floor is not None:
-        parts.append(
-            f"a task that sends no request at all (fail, set_fact, debug, skipped) costs Ansible "
-            f"{floor:.3f} s here (median), the floor under any module task's overhead"
+        text += (
+            f". A task that sends no request (fail, set_fact, debug, skipped) costs Ansible {floor:.3f} s "
+            "here (median), the floor under any module task's overhead"
         )
+    module = [
+        (task, times) for task, times, _ in ours.tasks() if is_module_task(task.action) and task.requests
+    ]
     if module:
         largest, largest_time = max(module, key=lambda pair: pair[1].median)
-        parts.append(
-            f'largest: "{short_task(largest.name)}" {largest_time.median:.2f} s with {largest.requests} '
-            "requests"
+        text += (
+            f'; the largest task is "{short_task(largest.name)}", {largest_time.median:.2f} s for '
+            f"{largest.requests} requests"
         )
-    return "; ".join(parts) + "."
+    return text + "."
+
+
+def paired_ratio(results: TargetResults, key: str, phase: str, against: str) -> float | None:
+    """Median over repetitions of (this tool's time / the other's time in the same repetition):
+    each pair ran back to back, so a change of load between repetitions cancels out."""
+    mine, theirs = results.phase(key, phase), results.phase(against, phase)
+    if not mine or not theirs:
+        return None
+    by_repetition = {record.repetition: record.seconds for record in theirs.timed if record.ok}
+    ratios = sorted(
+        record.seconds / by_repetition[record.repetition]
+        for record in mine.timed
+        if record.ok and by_repetition.get(record.repetition)
+    )
+    return ratios[(len(ratios) - 1) // 2] if ratios else None
 
 
 def ansible_task_floor(phase: PhaseResult) -> float | None:
@@ -127,9 +143,10 @@ def checks(results: TargetResults) -> list[Check]:
             )
         else:
             met = value <= 1.0
-            text = f"{value:.2f}×" + (
-                "" if met else f", {value - 1:.2f}× over; {where_time_goes(results, phase)}"
-            )
+            paired = paired_ratio(results, OURS, phase, BASELINE)
+            text = f"{value:.2f}× (ratio of medians; paired by repetition {paired:.2f}×)"
+            if not met:
+                text += f", {value - 1:.2f}× over. {where_time_goes(results, phase)}"
             found.append(Check(f"{label}: `provision.yml` ≤ 1.0× one kubernetes.core task", met, text))
     ours = results.phase(OURS, "first")
     overheads = module_overheads(ours) if ours else []
@@ -379,10 +396,12 @@ def _task_profile(results: TargetResults) -> list[str]:
             f"### Where the time goes: {label}",
             "",
             (
-                "Median per task over the counted repetitions"
+                "Task times: median over the timed repetitions; requests and overhead: median over the "
+                "counted ones"
                 if results.counts_timed_runs
-                else "Per task in the counting repetition (through the counting proxy, so each request "
-                "also pays the proxy's hop)"
+                else "Task times: median over the timed repetitions; requests and overhead: from the "
+                "counting "
+                "repetition (through the counting proxy, so each request also pays the proxy's hop)"
             )
             + f"; start-up until the first task {seconds(startup and startup.median)} s (first converge)."
             + (f" {where_time_goes(results, 'first')}" if key == OURS else ""),
