@@ -11,7 +11,7 @@ SETUP_INPUTS := requirements.txt scripts/setup.sh scripts/tools.sha256 $(wildcar
 # The checkout used in place as the collection (scripts/setup.d/collection.sh makes the link).
 COLLECTION_LINK := .cache/collections/ansible_collections/tekton_cd/pipeline
 
-.PHONY: setup lint test unit integration molecule demo docs ee
+.PHONY: setup lint test unit integration molecule demo docs ee bench
 
 # Always runs (safe to re-run: each step skips what is already done).
 setup:
@@ -46,6 +46,7 @@ test: lint
 demo: $(SETUP_STAMP) $(COLLECTION_LINK)
 	scripts/demo.sh
 
+<<<<<<< HEAD
 # Regenerates docs/variables.md from the roles' meta/argument_specs.yml (a unit test checks it).
 docs: $(SETUP_STAMP)
 	python scripts/role_docs.py
@@ -57,3 +58,8 @@ ee: $(SETUP_STAMP)
 	ansible-galaxy collection build --force --output-path build/ee .
 	mv build/ee/tekton_cd-pipeline-*.tar.gz build/ee/tekton_cd-pipeline.tar.gz
 	ansible-builder build -f execution-environment.yml --context build/ee/context -t tekton-cd-ee
+
+# Measure provision.yml against kubernetes.core and kubectl (emulated cluster; also TEST_KUBECONFIG's
+# cluster when set) and write docs/benchmarks.md. Installs .cache/bench-venv on first use.
+bench: $(SETUP_STAMP) $(COLLECTION_LINK)
+	python -m benchmarks

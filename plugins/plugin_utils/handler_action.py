@@ -22,6 +22,11 @@ connection is local (``ansible_connection: local``, ``delegate_to: localhost``) 
 a task delegated to a host reached over another connection (ssh, say: a bastion that alone can
 reach the API server) ships the module to that host as usual (``_execute_module``), where it runs
 as a module process with the same handler.
+
+For measurement only, the environment variable ``TEKTON_CD_MODULE_PROCESS=1`` (in
+ansible-playbook's environment) sends every task down that module-process path even when its
+connection is local, so ``make bench`` can show what the in-process path saves
+(docs/benchmarks.md). Results are the same either way; it is not meant for normal runs.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils import (  # noq
 
 COLLECTION = "ansible_collections.tekton_cd.pipeline"
 LOCAL_CONNECTIONS = frozenset({"local", "ansible.builtin.local"})
+MODULE_PROCESS_SWITCH = "TEKTON_CD_MODULE_PROCESS"
 
 
 class HandlerAction(ActionBase):
@@ -53,7 +59,7 @@ class HandlerAction(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         module_name = self._task.resolved_action or self._task.action
-        if not self._runs_on_controller():
+        if not self._runs_on_controller() or os.environ.get(MODULE_PROCESS_SWITCH) == "1":
             result.update(self._execute_module(module_name=module_name, module_args=self._task.args,
                                                task_vars=task_vars))
             return result
