@@ -46,7 +46,6 @@ test: lint
 demo: $(SETUP_STAMP) $(COLLECTION_LINK)
 	scripts/demo.sh
 
-<<<<<<< HEAD
 # Regenerates docs/variables.md from the roles' meta/argument_specs.yml (a unit test checks it).
 docs: $(SETUP_STAMP)
 	python scripts/role_docs.py
