@@ -249,6 +249,10 @@ class KubeService:
     def resource(self, api_version, kind):
         return self.client.resource(api_version, kind)
 
+    def resource_named(self, group, plural):
+        """ApiResource for an API group and plural resource name (as RBAC names it), or None."""
+        return self.client.resource_named(group, plural)
+
     def _call(self, method, api_version, kind, *, name=None, namespace=None, subresource=None,
               action, query=None, body=None, content_type=None, missing_ok=False, collection=False):
         resource = self.resource(api_version, kind)
