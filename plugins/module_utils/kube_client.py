@@ -552,8 +552,8 @@ def load_credentials(params):
             )
         credentials = _from_kubeconfig(default, params.get("context"))
     _apply_overrides(credentials, params)
-    if not urlsplit(credentials.server or "").hostname or not credentials.server.startswith(("https://",
-                                                                                              "http://")):
+    server = credentials.server or ""
+    if not urlsplit(server).hostname or not server.startswith(("https://", "http://")):
         raise KubeError(
             f"The API server address {credentials.server!r} from {credentials.source} is not a URL; "
             "set host (or the kubeconfig's cluster server) to e.g. https://127.0.0.1:6443."

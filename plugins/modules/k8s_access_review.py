@@ -27,7 +27,7 @@ description:
   - Read-only; it never reports a change, and runs the same in check mode (a review stores
     nothing). The connecting identity needs C(create) on C(subjectaccessreviews).
 version_added: "0.1.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   service_account:
     description:
@@ -167,6 +167,7 @@ attributes:
         mode, which the API server answers the same way.
   diff_mode:
     support: none
+    description: Nothing to show; a review changes nothing (the record ConfigMap is bookkeeping).
 """
 
 EXAMPLES = r"""
@@ -218,9 +219,9 @@ results:
     verb: {description: The verb asked about., type: str}
     resource: {description: The resource., type: str}
     group: {description: The API group., type: str}
-    subresource: {description: The subresource, or an empty string., type: str}
-    namespace: {description: The namespace, or an empty string for cluster-wide., type: str}
-    name: {description: The object name, or an empty string., type: str}
+    subresource: {description: "The subresource, or an empty string.", type: str}
+    namespace: {description: "The namespace, or an empty string for cluster-wide.", type: str}
+    name: {description: "The object name, or an empty string.", type: str}
     expected: {description: C(allowed) or C(denied)., type: str}
     allowed: {description: The API server's answer., type: bool}
     ok: {description: Whether the answer is the expected one., type: bool}
@@ -287,7 +288,6 @@ ARGUMENT_SPEC = {
     "record_max_age": {"type": "int", "default": 86400},
     "fail_on_mismatch": {"type": "bool", "default": True},
 }
-
 
 
 def ensure(params, check_mode):
