@@ -171,8 +171,8 @@ def place(actions, service):
     for action in actions:
         default = action.pop("default_namespace", "")
         if action["namespace"] is None:
-            found = None if action["resource"] == "*" else service.resource_named(action["group"],
-                                                                                 action["resource"])
+            wildcard = action["resource"] == "*"
+            found = None if wildcard else service.resource_named(action["group"], action["resource"])
             action["namespace"] = "" if found is not None and not found.namespaced else default
     return actions
 
