@@ -18,4 +18,8 @@ printf "[defaults]\n" >"$work/ansible.cfg"  # nothing of the checkout's configur
 (cd "$root" && ANSIBLE_CONFIG=$work/ansible.cfg "$bin/ansible-galaxy" collection build -f --output-path "$work/build" >/dev/null)
 ANSIBLE_CONFIG=$work/ansible.cfg "$bin/ansible-galaxy" collection install -f -p "$work" "$work"/build/*.tar.gz >/dev/null
 cd "$work/ansible_collections/tekton_cd/pipeline"
+# ansible-test lists the files to test with git when it finds a repository at or above the
+# collection, and would find this checkout's (where .cache is ignored, so it would test nothing):
+# a repository of its own makes it list the installed collection's files.
+git init -q .
 exec "$bin/ansible-test" sanity --python 3.11 --color no "$@"

@@ -104,7 +104,7 @@ class KubernetesService:
         scope = f" in {' and '.join(where)}" if where else ""
         code = request_id = None
         if response is not None:
-            _, code, request_id = describe_error_body(response)
+            _message, code, request_id = describe_error_body(response)
         return IBMCloudError(
             f"Cluster {name_or_id!r} was not found{scope} for this API key's account",
             status=404 if response is not None else None, code=code, request_id=request_id,

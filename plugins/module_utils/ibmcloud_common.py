@@ -45,7 +45,6 @@ BESIDE_KUBE_ARGUMENT_SPEC = {(f"ibmcloud_{name}" if name in PREFIXED_OPTIONS els
                              for name, option in COMMON_ARGUMENT_SPEC.items()}
 
 
-
 class IBMCloudError(TaskFailure):
     """A failed IBM Cloud call, as one sentence: what was asked, what the service answered (with
     IBM's error code and request id when it sent them) and, when known, what to do."""

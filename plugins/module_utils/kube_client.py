@@ -365,13 +365,35 @@ class KubeClient:
         cache = self._discovery_cache()
         if "/" not in api_version or cache.has_resources(api_version):
             return True  # the core API is always there
-        served = cache.served_group_versions(max_age=DISCOVERY_TRUST_SECONDS)
+        return api_version in self._served_group_versions()
+
+    def _served_group_versions(self, *, refetch=False):
+        cache = self._discovery_cache()
+        served = None if refetch else cache.served_group_versions(max_age=DISCOVERY_TRUST_SECONDS)
         if served is None:
             answer = self.request_json("GET", "/apis", action="list", target="the served API groups")
             served = [version["groupVersion"] for group in answer.get("groups") or []
                       for version in group.get("versions") or []]
             cache.store_served(served)
-        return api_version in served
+        return served
+
+    def resource_named(self, group, plural):
+        """ApiResource for a resource as RBAC names it (API group and plural name, no version), from
+        any served version of the group; None when the server serves no such resource. A miss in
+        the cache is looked up again on the server once, as for ``resource``."""
+        cache = self._discovery_cache()
+        for refetch in (False, True):
+            versions = (["v1"] if not group else
+                        [version for version in self._served_group_versions(refetch=refetch and bool(group))
+                         if version.rpartition("/")[0] == group])
+            for api_version in versions:
+                if refetch or not cache.has_resources(api_version):
+                    cache.store(api_version, self._fetch_group_version(api_version))
+                found = cache.lookup_plural(api_version, plural)
+                if found is not None:
+                    kind, entry = found
+                    return ApiResource(api_version, kind, plural, entry["namespaced"])
+        return None
 
     def ca_bundle(self):
         """The CA bundle this connection trusts (PEM bytes), or None if it uses the system store."""
@@ -463,6 +485,13 @@ class DiscoveryCache:
     def lookup(self, api_version, kind):
         return (self.data["resources"].get(api_version) or {}).get(kind)
 
+    def lookup_plural(self, api_version, plural):
+        """(kind, {plural, namespaced}) of the resource of that plural name, or None."""
+        for kind, entry in (self.data["resources"].get(api_version) or {}).items():
+            if entry.get("plural") == plural:
+                return kind, entry
+        return None
+
     def has_resources(self, api_version):
         return bool(self.data["resources"].get(api_version))
 
@@ -547,8 +576,8 @@ def load_credentials(params):
             )
         credentials = _from_kubeconfig(default, params.get("context"))
     _apply_overrides(credentials, params)
-    if not urlsplit(credentials.server or "").hostname or not credentials.server.startswith(("https://",
-                                                                                              "http://")):
+    server = credentials.server or ""
+    if not urlsplit(server).hostname or not server.startswith(("https://", "http://")):
         raise KubeError(
             f"The API server address {credentials.server!r} from {credentials.source} is not a URL; "
             "set host (or the kubeconfig's cluster server) to e.g. https://127.0.0.1:6443."

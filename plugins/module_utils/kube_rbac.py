@@ -121,7 +121,7 @@ def _metadata(name, namespace, labels):
 
 def desired_role(spec):
     """The Role/ClusterRole of a spec, or None when it binds an existing ClusterRole."""
-    role_kind, _ = role_kinds(spec)
+    role_kind = role_kinds(spec)[0]
     if role_kind is None:
         return None
     rules = []

@@ -93,8 +93,8 @@ class ModuleDeclaration:
         outcome = ArgumentSpecValidator(self.argument_spec, **self.constraints).validate(args)
         if outcome.error_messages:
             raise KubeError("Invalid task arguments: " + "; ".join(outcome.error_messages) + ".")
-        return outcome.validated_parameters, self.secret_option_values(outcome.validated_parameters,
-                                                                        outcome._no_log_values)
+        params = outcome.validated_parameters
+        return params, self.secret_option_values(params, outcome._no_log_values)
 
     def secret_option_values(self, params, no_log_values):
         """The option values to mask in all output. A kubeconfig option is no_log, which would mask

@@ -159,7 +159,7 @@ def fields_match(fields, value):
 
 
 def _list_entry_matches(entry, sub, items):
-    kind, _, raw = entry.partition(":")
+    kind, _colon, raw = entry.partition(":")
     try:
         key = json.loads(raw)
     except ValueError:
@@ -248,6 +248,10 @@ class KubeService:
 
     def resource(self, api_version, kind):
         return self.client.resource(api_version, kind)
+
+    def resource_named(self, group, plural):
+        """ApiResource for an API group and plural resource name (as RBAC names it), or None."""
+        return self.client.resource_named(group, plural)
 
     def _call(self, method, api_version, kind, *, name=None, namespace=None, subresource=None,
               action, query=None, body=None, content_type=None, missing_ok=False, collection=False):
@@ -351,7 +355,7 @@ class KubeService:
         """The namespaces ``objects`` go into that do not exist, in sorted order. Only those holding
         none of the ``live`` objects are asked about (one GET each), since a LIST in a namespace that
         does not exist is simply empty."""
-        occupied = {namespace for (_, _, _, namespace) in live}
+        occupied = {key[3] for key in live}  # (apiVersion, kind, name, namespace)
         candidates = {self._key(obj)[3] for obj in objects} - occupied - {None}
         return [namespace for namespace in sorted(candidates)
                 if self.get("v1", "Namespace", namespace) is None]
@@ -675,8 +679,9 @@ def named(api_version, kind, name, namespace=None):
 
 def _identity(obj):
     metadata = obj.get("metadata") or {}
-    missing = [f for f, v in (("apiVersion", obj.get("apiVersion")), ("kind", obj.get("kind")),
-                               ("metadata.name", metadata.get("name"))) if not v]
+    required = (("apiVersion", obj.get("apiVersion")), ("kind", obj.get("kind")),
+                ("metadata.name", metadata.get("name")))
+    missing = [field for field, value in required if not value]
     if missing:
         raise KubeError(
             f"An object to apply lacks {', '.join(missing)}; give apiVersion, kind and metadata.name."

@@ -281,7 +281,7 @@ class _Validation:
                 self.task_reference(ref, field, expression, whole and isolated_element, in_script, scope)
 
     def task_reference(self, ref, field, expression, isolated, in_script, scope):
-        head, _, rest = expression.partition(".")
+        head, _dot, rest = expression.partition(".")
         if head == "params" or expression.startswith("params["):
             name, accessor = _param_accessor(expression)
             param = scope.params.get(name)
@@ -304,7 +304,7 @@ class _Validation:
                     "declare it under spec.results.",
                 )
         elif head == "workspaces":
-            name, _, attribute = rest.partition(".")
+            name, _dot, attribute = rest.partition(".")
             if name not in scope.workspaces:
                 self.problem(
                     ref,
@@ -412,7 +412,7 @@ class _Validation:
                     "make task names unique across tasks and finally.",
                 )
             names[name] = (base, task)
-        dag_names = {t.get("name") for _, _, t in tasks if isinstance(t, dict)}
+        dag_names = {task.get("name") for _base, _n, task in tasks if isinstance(task, dict)}
         edges = {}
         task_results = {}
         for base, n, task in tasks + final:
@@ -588,7 +588,7 @@ class _Validation:
 
     def pipeline_reference(self, ref, field, expression, scope, whole=False):
         """Check one $(…) in a pipeline task; returns the task it depends on, if any."""
-        head, _, rest = expression.partition(".")
+        head, _dot, rest = expression.partition(".")
         if head == "params" or expression.startswith("params["):
             name, accessor = _param_accessor(expression)
             param = scope.params.get(name)
@@ -668,7 +668,7 @@ class _Validation:
             )
             return None
         if head == "workspaces":
-            name, _, attribute = rest.partition(".")
+            name, _dot, attribute = rest.partition(".")
             if name not in scope.workspaces:
                 self.problem(
                     ref,

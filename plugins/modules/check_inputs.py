@@ -17,7 +17,7 @@ description:
     and writes nothing.
   - Runs on the controller only (an action plugin); it is never shipped to another host.
 version_added: "0.2.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   role:
     description: Name of the role whose variables feed the calls (used in messages).
@@ -64,6 +64,7 @@ attributes:
     description: Runs the same in check mode; it never changes anything.
   diff_mode:
     support: none
+    description: Nothing to show; it checks inputs and changes nothing.
 """
 
 EXAMPLES = r"""

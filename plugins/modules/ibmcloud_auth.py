@@ -20,7 +20,7 @@ notes:
   - Uses the Python library C(requests) on the controller.
   - See docs/ibmcloud.md for endpoints, private endpoints and how secrets are kept out of output.
 author:
-  - tekton-cd maintainers
+  - tekton-cd maintainers (@tekton-cd)
 """
 
 EXAMPLES = r"""

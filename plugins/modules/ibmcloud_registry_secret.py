@@ -22,7 +22,7 @@ description:
   - O(state=absent) deletes the Secrets and removes them from the service accounts; the registry
     namespace and its images are left alone.
 version_added: "0.1.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   name:
     description: Name of the Secret, a lowercase RFC 1123 subdomain.
@@ -265,7 +265,6 @@ ARGUMENT_SPEC = {
     **BESIDE_KUBE_ARGUMENT_SPEC,
     "cr_endpoint": {"type": "str", "fallback": (env_fallback, ["IBMCLOUD_CR_API_ENDPOINT"])},
 }
-
 
 
 def validate(params):

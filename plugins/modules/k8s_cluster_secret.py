@@ -23,7 +23,7 @@ description:
   - The token never appears in the module's result, its diff or its messages; Secret values are
     shown as C(<hidden>) (C(<hidden, changed>) in a diff when they change).
 version_added: "0.1.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   name:
     description:
@@ -120,8 +120,8 @@ notes:
   - If the service account is deleted and created again, its old tokens stop working; the next
     run notices (the token names the old account's uid) and issues a new one.
 seealso:
-  - module: k8s_service_account
-  - module: k8s_rbac
+  - module: tekton_cd.pipeline.k8s_service_account
+  - module: tekton_cd.pipeline.k8s_rbac
 """
 
 EXAMPLES = r"""
@@ -228,7 +228,7 @@ ARGUMENT_SPEC = {
     "service_account_namespace": {"type": "str"},
     "target_namespace": {"type": "str"},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "token_lifetime": {"type": "int", "default": 604800},
+    "token_lifetime": {"type": "int", "default": 604800, "no_log": False},  # a duration, not a secret
     "refresh_before": {"type": "int"},
     "audiences": {"type": "list", "elements": "str"},
     "server": {"type": "str"},

@@ -17,7 +17,7 @@ description:
     and a run that would change nothing sends no write to the API server.
   - Names, labels and annotations are checked before anything is sent.
 version_added: "0.1.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   name:
     description:
@@ -241,7 +241,7 @@ def desired_namespace(item):
 def ensure(params, check_mode):
     checked = requested(params, "namespaces", NAMESPACE_OPTIONS, one="namespace")
     validate(params, checked)
-    items = [item for _, item in checked]
+    items = [item for _where, item in checked]
     service = connect_service(params, check_mode)
     if params["state"] == "absent":
         outcomes = [remove(service, item["name"], params) for item in items]
@@ -250,8 +250,9 @@ def ensure(params, check_mode):
         live = service.read_all(desired)  # one request: a GET for one namespace, a LIST for several
         outcomes = [establish(service, item, body, live.of(body), params)
                     for item, body in zip(items, desired, strict=True)]
-    return changes_result([change for change, _ in outcomes], list_form=params["namespaces"] is not None,
-                          openshift_project=any(project for _, project in outcomes))
+    return changes_result([change for change, _project in outcomes],
+                          list_form=params["namespaces"] is not None,
+                          openshift_project=any(project for _change, project in outcomes))
 
 
 def establish(service, item, desired, live, params):

@@ -23,7 +23,7 @@ description:
     are a missing namespace and a missing O(cluster_role); nothing is written then. In check mode
     the last two are warnings instead, since an earlier task of the same run may create them.
 version_added: "0.1.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   name:
     description:
@@ -305,6 +305,7 @@ ARGUMENT_SPEC = {
     "force_conflicts": {"type": "bool", "default": True},
 }
 
+
 # -- input -------------------------------------------------------------------------------------
 
 def specs_of(params):
@@ -317,7 +318,7 @@ def specs_of(params):
 def ensure(params, check_mode):
     specs = specs_of(params)
     validate(specs, params["state"])
-    specs = [spec for _, spec in specs]
+    specs = [spec for _where, spec in specs]
     service = connect_service(params, check_mode)
     if params["state"] == "absent":
         return _result(params, remove(service, specs), [])
@@ -361,7 +362,7 @@ def establish(service, specs, force_conflicts):
         raise KubeError("Cannot ensure the RBAC objects: " + "; and ".join(problems) + ".")
     warnings += [f"{what} (yet): the objects concerned are shown as they would be sent; a real run fails "
                  "unless an earlier task creates it." for what in missing_roles]
-    outcomes = [{} for _ in specs]
+    outcomes = [{} for _spec in specs]
     for outcome, (role, _binding) in zip(outcomes, planned, strict=True):
         if role is not None:
             outcome["role"] = service.apply(role, force_conflicts=force_conflicts, live=live.of(role),

@@ -16,7 +16,7 @@ description:
   - The secrets named in O(image_pull_secrets) and O(secrets) are referenced, not created; they may
     be created before or after the service account.
 version_added: "0.1.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   name:
     description:
@@ -177,8 +177,8 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner imp
 
 ACCOUNT_OPTIONS = {
     "labels": {"type": "dict"},
-    "image_pull_secrets": {"type": "list", "elements": "str"},
-    "secrets": {"type": "list", "elements": "str"},
+    "image_pull_secrets": {"type": "list", "elements": "str", "no_log": False},  # Secret names
+    "secrets": {"type": "list", "elements": "str", "no_log": False},  # Secret names
     "automount_token": {"type": "bool"},
 }
 
@@ -248,7 +248,7 @@ def ensure(params, check_mode):
     accounts = accounts_of(params)
     validate(params, accounts)
     service = connect_service(params, check_mode)
-    desired = [desired_account(params["namespace"], account) for _, account in accounts]
+    desired = [desired_account(params["namespace"], account) for _where, account in accounts]
     live = service.read_all(desired)  # one request: a GET for one account, a LIST for several
     warnings = []
     if params["state"] == "absent":

@@ -25,7 +25,7 @@ description:
     pruned. When Tekton Pruner is configured for the namespace, pruning is left to it (and the
     result says so) unless O(prune_despite_pruner=true).
 version_added: "0.1.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   namespace:
     description: Namespace of the Pipeline and its runs.
@@ -66,7 +66,7 @@ options:
       persistent_volume_claim: {description: Name of an existing PVC., type: str}
       secret: {description: Name of a Secret., type: str}
       config_map: {description: Name of a ConfigMap., type: str}
-      empty_dir: {description: An emptyDir (true, or the emptyDir's fields)., type: raw}
+      empty_dir: {description: "An emptyDir (true, or the emptyDir's fields).", type: raw}
       sub_path: {description: Sub-directory of the volume to bind., type: str}
   service_account:
     description: Service account of every TaskRun (C(taskRunTemplate.serviceAccountName)).
@@ -150,6 +150,7 @@ attributes:
         is a dry run too.
   diff_mode:
     support: none
+    description: No diff; the result describes the run that was started or followed.
 notes:
   - Ages for O(keep_since) are measured with the controller's clock against the cluster's timestamps.
 """
@@ -203,7 +204,7 @@ run:
     start: {description: Start time (RFC 3339)., type: str}
     end: {description: Completion time., type: str}
     duration: {description: Seconds from start to end., type: int}
-    params: {description: Param values, the Pipeline's defaults included., type: dict}
+    params: {description: "Param values, the Pipeline's defaults included.", type: dict}
     tasks:
       description: One entry per pipeline task, in start order, then the skipped ones.
       type: list
@@ -212,7 +213,7 @@ run:
         name: {description: Pipeline task., type: str}
         task_run: {description: Its TaskRun (null when skipped)., type: str}
         final: {description: Whether it is a finally task., type: bool}
-        status: {description: As the run's status, or skipped., type: str}
+        status: {description: "As the run's status, or skipped.", type: str}
         reason: {description: Tekton's reason., type: str}
         message: {description: Tekton's message., type: str}
         start: {description: Start time., type: str}
@@ -259,7 +260,7 @@ WORKSPACE_OPTIONS = {
     "name": {"type": "str", "required": True},
     "volume_claim_template": {"type": "dict"},
     "persistent_volume_claim": {"type": "str"},
-    "secret": {"type": "str"},
+    "secret": {"type": "str", "no_log": False},  # the name of a Secret to mount
     "config_map": {"type": "str"},
     "empty_dir": {"type": "raw"},
     "sub_path": {"type": "str"},

@@ -15,7 +15,7 @@ description:
     run that did not succeed, the failed task and the last lines of its failing step's log).
   - Read-only; one LIST of runs (or one GET of the run and one LIST of its TaskRuns).
 version_added: "0.1.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   namespace:
     description: Namespace of the runs.
@@ -43,6 +43,7 @@ attributes:
     description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing to show; it only reads.
 """
 
 EXAMPLES = r"""

@@ -149,6 +149,29 @@ def test_served_groups_are_trusted_while_fresh(api):
     assert api.count("/apis") == 2
 
 
+def test_a_resource_is_found_by_group_and_plural_as_rbac_names_it(api):
+    api.on("GET", "/apis/rbac.authorization.k8s.io/v1", (200, {}, {"kind": "APIResourceList", "resources": [
+        {"name": "clusterroles", "kind": "ClusterRole", "namespaced": False},
+        {"name": "roles", "kind": "Role", "namespaced": True}]}))
+    client = client_for(api)
+    cluster_roles = client.resource_named("rbac.authorization.k8s.io", "clusterroles")
+    assert (cluster_roles.api_version, cluster_roles.kind, cluster_roles.namespaced) == (
+        "rbac.authorization.k8s.io/v1", "ClusterRole", False)
+    assert client.resource_named("", "namespaces").namespaced is False
+    assert client.resource_named("", "secrets").namespaced is True
+    warm = client_for(api)  # from the cache file alone
+    assert warm.resource_named("rbac.authorization.k8s.io", "roles").namespaced
+    assert warm.request_count == 0
+
+
+def test_a_resource_not_served_is_none_after_one_more_look(api):
+    client = client_for(api)
+    assert client.resource_named("tekton.dev", "pipelines") is None
+    assert client.resource_named("", "widgets") is None
+    assert api.count("/api/v1") == 2  # looked up again on the server once: it may be new
+    assert [r["path"] for r in api.requests].count("/apis") == 2
+
+
 def test_429_and_503_are_retried_then_answered(api):
     api.on("GET", "/api/v1/namespaces/ci",
            (429, {"Retry-After": "0"}, b""), (503, {}, b""), (200, {}, {"kind": "Namespace"}))

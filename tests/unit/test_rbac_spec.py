@@ -9,8 +9,10 @@ from tests.playbook import load_module
 
 rbac = load_module("k8s_rbac")
 accounts = load_module("k8s_service_account")
-review = load_module("k8s_access_review")
+access_review = load_module("k8s_access_review")
 
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_review as review  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_client import ApiResource  # noqa: E402
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
 
 
@@ -212,10 +214,22 @@ def test_bad_service_account_input_is_refused(given, expected):
 # -- k8s_access_review -------------------------------------------------------------------------
 
 def review_params(**given):
-    params = {option: None for option in review.ARGUMENT_SPEC}
+    params = {option: None for option in access_review.ARGUMENT_SPEC}
     params.update(allowed=[], denied=[], fail_on_mismatch=True)
     params.update(given)
     return params
+
+
+class Discovery:
+    """What ``place`` asks of a KubeService: the served resources by group and plural name."""
+
+    SERVED = {("", "pods"): True, ("apps", "deployments"): True, ("", "secrets"): True,
+              ("", "namespaces"): False, ("rbac.authorization.k8s.io", "clusterroles"): False}
+
+    def resource_named(self, group, plural):
+        namespaced = self.SERVED.get((group, plural))
+        return None if namespaced is None else ApiResource(group and f"{group}/v1" or "v1", "Kind", plural,
+                                                           namespaced)
 
 
 def action(verb, resource, **more):
@@ -248,14 +262,15 @@ def test_a_bad_identity_is_refused(given, expected):
     assert expected in error.value.msg
 
 
-def test_actions_get_defaults_and_cluster_scoped_resources_no_namespace():
+def test_actions_get_defaults_and_resources_discovery_calls_cluster_scoped_no_namespace():
     params = review_params(namespace="health", allowed=[action("get", "pods/log"),
                                                         action("create", "deployments", group="apps")],
                            denied=[action("create", "namespaces"),
                                    action("bind", "clusterroles", group="rbac.authorization.k8s.io"),
                                    action("get", "secrets", namespace="default", name="x"),
-                                   action("list", "widgets", group="example.com", namespace="")])
-    actions = review.actions_of(params)
+                                   action("list", "widgets", group="example.com", namespace=""),
+                                   action("list", "gadgets", group="example.com")])
+    actions = review.place(review.actions_of(params), Discovery())
     assert [(a["verb"], a["resource"], a["subresource"], a["namespace"], a["expected"]) for a in actions] == [
         ("get", "pods", "log", "health", "allowed"),
         ("create", "deployments", "", "health", "allowed"),
@@ -263,6 +278,7 @@ def test_actions_get_defaults_and_cluster_scoped_resources_no_namespace():
         ("bind", "clusterroles", "", "", "denied"),
         ("get", "secrets", "", "default", "denied"),
         ("list", "widgets", "", "", "denied"),
+        ("list", "gadgets", "", "health", "denied"),  # not served: the default namespace
     ]
     assert review.describe(actions[0]) == 'get pods/log in namespace "health"'
     assert review.describe(actions[3]) == "bind clusterroles.rbac.authorization.k8s.io cluster-wide"
@@ -287,7 +303,8 @@ def test_bad_actions_are_refused(given, expected):
 
 
 def test_mismatches_read_as_sentences():
-    row = {**review.actions_of(review_params(allowed=[action("get", "pods", namespace="a")]))[0],
+    row = {**review.place(review.actions_of(review_params(allowed=[action("get", "pods", namespace="a")])),
+                          Discovery())[0],
            "allowed": False, "reason": ""}
     assert review.mismatch_sentence(row) == 'may not get pods in namespace "a" but should'
     row.update(expected="denied", allowed=True, reason="RBAC: allowed by X")
@@ -296,7 +313,7 @@ def test_mismatches_read_as_sentences():
 
 
 def test_reviews_take_the_task_namespace_and_do_not_mix_with_the_single_form():
-    element = {option: None for option in review.ARGUMENT_SPEC["reviews"]["options"]}
+    element = {option: None for option in access_review.ARGUMENT_SPEC["reviews"]["options"]}
     params = review_params(namespace="health", reviews=[
         {**element, "user": "a", "allowed": [action("get", "pods")], "denied": []},
         {**element, "groups": ["g"], "namespace": "other", "allowed": [], "denied": [action("get", "pods")]},
@@ -304,7 +321,8 @@ def test_reviews_take_the_task_namespace_and_do_not_mix_with_the_single_form():
     reviews = review.reviews_of(params)
     assert [(where, r["namespace"]) for where, r in reviews] == [("reviews[0]", "health"),
                                                                  ("reviews[1]", "other")]
-    assert review.actions_of(reviews[1][1], reviews[1][0])[0]["namespace"] == "other"
+    placed = review.place(review.actions_of(reviews[1][1], reviews[1][0]), Discovery())
+    assert placed[0]["namespace"] == "other"
     bad = review_params(reviews=[{**element, "user": "a", "allowed": [action("gett", "pods")], "denied": []}])
     ((where, first),) = review.reviews_of(bad)
     with pytest.raises(KubeError, match=r"'reviews\[0\].allowed\[0\].verb': unknown verb 'gett'"):
