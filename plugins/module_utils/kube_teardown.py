@@ -212,10 +212,11 @@ class TeardownFinder:
         ours_by_label = parse_selector(label_selector)
         present = {name: self.service.get("v1", "Namespace", name) for name in dict.fromkeys(namespaces)}
         kinds = self.namespaced_kinds() if any(present.values()) else []
-        self._listed_kinds = {(api_version, kind) for api_version, kind, _ in kinds}
+        self._listed_kinds = {(api_version, kind) for api_version, kind, _plural in kinds}
         listed = {name: self._list_namespace(kinds, name) for name, live in present.items() if live}
 
         chosen = {}  # uid -> Item, in the order found
+
         def choose(obj, why):
             metadata = obj["metadata"]
             uid = metadata.get("uid") or f"{obj['kind']}/{metadata.get('namespace')}/{metadata['name']}"
@@ -245,6 +246,7 @@ class TeardownFinder:
 
         # Dependents go with their owners (the garbage collector), so only owners are deleted.
         by_uid = {o["metadata"].get("uid"): o for objects in listed.values() for o in objects}
+
         def owned_by_chosen(obj, depth=0):
             for ref in obj["metadata"].get("ownerReferences") or []:
                 if ref.get("uid") in chosen:

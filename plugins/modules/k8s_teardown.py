@@ -24,7 +24,7 @@ description:
   - In check mode the module reads (one LIST per namespaced kind and namespace) and reports what
     it would delete, and sends no write at all.
 version_added: "0.2.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   namespaces:
     description:

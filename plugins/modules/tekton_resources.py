@@ -25,7 +25,7 @@ description:
     in O(definitions) are deleted.
   - A run that would change nothing sends no write (one read per kind, a label-selected LIST).
 version_added: "0.1.0"
-author: tekton-cd maintainers
+author: tekton-cd maintainers (@tekton-cd)
 options:
   definitions:
     description:
@@ -140,7 +140,7 @@ results:
       description: C(created), C(updated) or C(unchanged) (in check mode, what would be done).
       type: str
       sample: unchanged
-    object: {description: The object as the API server returned it, without managedFields., type: dict}
+    object: {description: "The object as the API server returned it, without managedFields.", type: dict}
 pruned:
   description: The objects O(prune) deleted (or would delete in check mode), each with C(kind) and C(name).
   returned: success
