@@ -19,6 +19,8 @@ image as an OCI archive), so a re-run, or a fresh buildah storage, only loads th
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -61,8 +63,27 @@ class Paths:
         self.cache_dir = Path(cache_dir).resolve()
         self.rootfs = self.cache_dir / "rootfs" / f"{SUITE}-minbase.tar"
         self.debian_archive = self.cache_dir / "images" / "debian-bookworm-slim.oci.tar"
-        self.postgres_archive = self.cache_dir / "images" / "postgres-15-bookworm.oci.tar"
+        # Named by the hash of its sources: a changed Dockerfile or entrypoint makes a new image.
+        self.postgres_archive = self.cache_dir / "images" / f"postgres-15-bookworm-{postgres_source_hash()[:12]}.oci.tar"
         self.storage = self.cache_dir / "storage"
+
+
+SOURCE_HASH_LABEL = "dev.tekton-cd.source-hash"
+
+
+def postgres_source_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((IMAGES_DIR / "postgres").rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(IMAGES_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def image_label(buildah: Buildah, image: str, label: str) -> str | None:
+    if not buildah.image_exists(image):
+        return None
+    details = json.loads(buildah.run("inspect", "--type", "image", image))
+    return (details["OCIv1"]["config"].get("Labels") or {}).get(label)
 
 
 def _run(command: list[str], what: str) -> str:
@@ -119,7 +140,11 @@ def commit_debian_image(buildah: Buildah, paths: Paths) -> None:
 
 def build_postgres_image(buildah: Buildah) -> None:
     context = IMAGES_DIR / "postgres"
-    buildah.build(context, context / "Dockerfile", POSTGRES_IMAGE, build_args={"BASE_IMAGE": DEBIAN_IMAGE})
+    previous = buildah.image_id(POSTGRES_IMAGE) if buildah.image_exists(POSTGRES_IMAGE) else None
+    buildah.build(context, context / "Dockerfile", POSTGRES_IMAGE, build_args={"BASE_IMAGE": DEBIAN_IMAGE},
+                  extra_args=["--label", f"{SOURCE_HASH_LABEL}={postgres_source_hash()}"])
+    if previous and previous != buildah.image_id(POSTGRES_IMAGE):
+        buildah.remove_image(previous)  # an image of older sources: vfs would keep its full copy
 
 
 def save(buildah: Buildah, image: str, archive: Path) -> None:
@@ -132,8 +157,8 @@ def save(buildah: Buildah, image: str, archive: Path) -> None:
 
 def load(buildah: Buildah, image: str, archive: Path) -> None:
     image_id = buildah.run("pull", "--quiet", f"oci-archive:{archive}", what=f"loading {image} from {archive}")
-    if not buildah.image_exists(image):
-        buildah.run("tag", image_id.split()[-1], image)
+    # The archive's own name annotation is not relied on: the loaded image is tagged explicitly.
+    buildah.run("tag", image_id.split()[-1], image)
 
 
 def ensure(cache_dir: str | Path, say=print) -> dict[str, float]:
@@ -157,10 +182,15 @@ def ensure(cache_dir: str | Path, say=print) -> dict[str, float]:
     step("save debian:bookworm-slim", paths.debian_archive.is_file(), lambda: save(buildah, DEBIAN_IMAGE, paths.debian_archive))
     step("load debian:bookworm-slim", buildah.image_exists(DEBIAN_IMAGE),
          lambda: load(buildah, DEBIAN_IMAGE, paths.debian_archive))
-    step("build postgres", buildah.image_exists(POSTGRES_IMAGE) or paths.postgres_archive.is_file(),
-         lambda: build_postgres_image(buildah))
+    def postgres_current() -> bool:
+        return image_label(buildah, POSTGRES_IMAGE, SOURCE_HASH_LABEL) == postgres_source_hash()
+
+    for stale in paths.postgres_archive.parent.glob("postgres-*.oci.tar"):
+        if stale != paths.postgres_archive:
+            stale.unlink()
+    step("build postgres", postgres_current() or paths.postgres_archive.is_file(), lambda: build_postgres_image(buildah))
     step("save postgres", paths.postgres_archive.is_file(), lambda: save(buildah, POSTGRES_IMAGE, paths.postgres_archive))
-    step("load postgres", buildah.image_exists(POSTGRES_IMAGE), lambda: load(buildah, POSTGRES_IMAGE, paths.postgres_archive))
+    step("load postgres", postgres_current(), lambda: load(buildah, POSTGRES_IMAGE, paths.postgres_archive))
     # Once the debian image is archived, the tarball it came from is not needed again.
     if paths.rootfs.is_file() and paths.debian_archive.is_file():
         paths.rootfs.unlink()
