@@ -15,13 +15,16 @@ from emulator.kube.models import ClusterState
 from emulator.kube.responses import KubeApi
 from emulator.kube.workloads import WorkloadSimulator
 from emulator.server import BackgroundServer
+from emulator.tekton.controller import TektonController
 
 CLUSTER_NAME = "emulated"
 
 
 class EmulatedCluster:
     """A stateful Kubernetes API server over HTTPS on 127.0.0.1 (random port unless `port`);
-    with `openshift=True` it also serves OpenShift's project API.
+    with `openshift=True` it also serves OpenShift's project API. Its Tekton controller
+    (`cluster.tekton`) runs PipelineRuns when the Tekton CRDs are served; `tekton_controller=False`
+    switches it off.
 
     with EmulatedCluster() as cluster:
         cluster.url, cluster.ca_file, cluster.admin_token, cluster.kubeconfig_dict()
@@ -34,6 +37,7 @@ class EmulatedCluster:
         admin_token: str | None = None,
         state_dir: Path | None = None,
         openshift: bool = False,
+        tekton_controller: bool = True,
     ):
         self.admin_token = admin_token or secrets.token_urlsafe(32)
         self.controls = Controls()
@@ -43,7 +47,10 @@ class EmulatedCluster:
                 self.state.registry.add(rtype)
         self.workloads = WorkloadSimulator()
         self.state.controllers.append(self.workloads)
-        self._api = KubeApi(self.state, self.controls, self.workloads)
+        # Runs PipelineRuns once the Tekton CRDs are served; idle otherwise.
+        self.tekton = TektonController(enabled=tekton_controller)
+        self.state.controllers.append(self.tekton)
+        self._api = KubeApi(self.state, self.controls, self.workloads, tekton=self.tekton)
         self._server = BackgroundServer(self._api.application(), tls=True, port=port, state_dir=state_dir)
 
     # ------------------------------------------------------------------ lifecycle
@@ -61,6 +68,7 @@ class EmulatedCluster:
 
     def stop(self) -> None:
         self._server.stop()
+        self.tekton.close()
 
     def __enter__(self) -> EmulatedCluster:
         return self.start()

@@ -53,10 +53,11 @@ def _error(error: exceptions.ApiError) -> web.Response:
 class KubeApi:
     """The aiohttp side of one emulated cluster."""
 
-    def __init__(self, state: ClusterState, controls: Controls, workloads=None):
+    def __init__(self, state: ClusterState, controls: Controls, workloads=None, tekton=None):
         self.state = state
         self.controls = controls
         self.workloads = workloads
+        self.tekton = tekton
         self._watch_wakeups: set[asyncio.Event] = set()
         self._reconcile_handle: asyncio.TimerHandle | None = None
         state.listeners.append(self._wake_watchers)
@@ -641,6 +642,16 @@ class KubeApi:
                 self.workloads.clear_failures()
             if "fail" in body:
                 self.workloads.fail(body["fail"]["kind"], body["fail"].get("name", ".*"))
+            self.state._dirty = True
+            self._reconcile()
+            return _json({"ok": True})
+        if action == "tekton" and method == "POST" and self.tekton is not None:
+            if "enabled" in body:
+                self.tekton.enabled = bool(body["enabled"])
+            if body.get("clear_steps"):
+                self.tekton.steps.clear()
+            if "step" in body:
+                self.tekton.steps.script(**body["step"])
             self.state._dirty = True
             self._reconcile()
             return _json({"ok": True})

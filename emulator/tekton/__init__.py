@@ -1,0 +1,1 @@
+"""Tekton Pipelines in the emulated cluster: the controller that runs PipelineRuns and TaskRuns."""
