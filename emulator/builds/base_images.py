@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .buildah import Buildah, BuildError
+from .buildah import Buildah, BuildError, choose_storage_driver
 
 DEBIAN_IMAGE = "docker.io/library/debian:bookworm-slim"
 POSTGRES_IMAGE = "docker.io/library/postgres:15-bookworm"
@@ -54,6 +54,8 @@ APT_NO_CACHE = """\
 Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 APT::Keep-Downloaded-Packages "false";
+// Only the package indexes, no translations: a third less to download on every apt-get update.
+Acquire::Languages "none";
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
 """
 
@@ -64,7 +66,9 @@ class Paths:
         self.rootfs = self.cache_dir / "rootfs" / f"{SUITE}-minbase.tar"
         self.debian_archive = self.cache_dir / "images" / "debian-bookworm-slim.oci.tar"
         # Named by the hash of its sources: a changed Dockerfile or entrypoint makes a new image.
-        self.postgres_archive = self.cache_dir / "images" / f"postgres-15-bookworm-{postgres_source_hash()[:12]}.oci.tar"
+        self.postgres_archive = (
+            self.cache_dir / "images" / f"postgres-15-bookworm-{postgres_source_hash()[:12]}.oci.tar"
+        )
         self.storage = self.cache_dir / "storage"
 
 
@@ -75,7 +79,9 @@ def postgres_source_hash() -> str:
     digest = hashlib.sha256()
     for path in sorted((IMAGES_DIR / "postgres").rglob("*")):
         if path.is_file():
-            digest.update(path.relative_to(IMAGES_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+            digest.update(
+                path.relative_to(IMAGES_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0"
+            )
     return digest.hexdigest()
 
 
@@ -89,7 +95,9 @@ def image_label(buildah: Buildah, image: str, label: str) -> str | None:
 def _run(command: list[str], what: str) -> str:
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if done.returncode != 0:
-        raise BuildError(f"{what} failed (exit status {done.returncode}); its output ends:\n{done.stdout[-2000:]}")
+        raise BuildError(
+            f"{what} failed (exit status {done.returncode}); its output ends:\n{done.stdout[-2000:]}"
+        )
     return done.stdout
 
 
@@ -98,7 +106,9 @@ def make_rootfs(paths: Paths) -> Path:
     paths.rootfs.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rootfs-", dir=paths.rootfs.parent) as scratch:
         target = Path(scratch) / "root"
-        _run(["debootstrap", "--variant=minbase", SUITE, str(target)], f"debootstrap --variant=minbase {SUITE}")
+        _run(
+            ["debootstrap", "--variant=minbase", SUITE, str(target)], f"debootstrap --variant=minbase {SUITE}"
+        )
         (target / "etc/dpkg/dpkg.cfg.d/tekton-cd-slim").write_text(DPKG_EXCLUDES)
         (target / "etc/apt/apt.conf.d/90tekton-cd-slim").write_text(APT_NO_CACHE)
         # debootstrap copies the host's name and resolver into the target; an image must hold neither
@@ -113,7 +123,10 @@ def make_rootfs(paths: Paths) -> Path:
         for cache in (target / "var/cache/apt").glob("*.bin"):
             cache.unlink()
         staging = Path(scratch) / "rootfs.tar"
-        _run(["tar", "--numeric-owner", "-cpf", str(staging), "-C", str(target), "."], "packing the root file system")
+        _run(
+            ["tar", "--numeric-owner", "-cpf", str(staging), "-C", str(target), "."],
+            "packing the root file system",
+        )
         staging.replace(paths.rootfs)
     return paths.rootfs
 
@@ -124,15 +137,29 @@ def commit_debian_image(buildah: Buildah, paths: Paths) -> None:
     container = buildah.run("from", "--name", f"tekton-cd-debian-{time.monotonic_ns()}", "scratch").strip()
     try:
         mountpoint = buildah.run("mount", container).strip()
-        _run(["tar", "--numeric-owner", "-xpf", str(paths.rootfs), "-C", mountpoint], "unpacking the root file system")
+        _run(
+            ["tar", "--numeric-owner", "-xpf", str(paths.rootfs), "-C", mountpoint],
+            "unpacking the root file system",
+        )
         buildah.run("umount", container)
         buildah.run(
-            "config", "--os", "linux", "--arch", "amd64", "--cmd", "bash",
-            "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "--label", "org.opencontainers.image.description=Local stand-in for debian:bookworm-slim (debootstrap minbase)",
+            "config",
+            "--os",
+            "linux",
+            "--arch",
+            "amd64",
+            "--cmd",
+            "bash",
+            "--env",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--label",
+            "org.opencontainers.image.description=Local stand-in for debian:bookworm-slim"
+            " (debootstrap minbase)",
             container,
         )
-        buildah.run("commit", "--rm", "--timestamp", "0", "--format", "oci", "--quiet", container, DEBIAN_IMAGE)
+        buildah.run(
+            "commit", "--rm", "--timestamp", "0", "--format", "oci", "--quiet", container, DEBIAN_IMAGE
+        )
     except BaseException:
         subprocess.run(buildah.command("rm", container), capture_output=True, check=False)
         raise
@@ -141,29 +168,49 @@ def commit_debian_image(buildah: Buildah, paths: Paths) -> None:
 def build_postgres_image(buildah: Buildah) -> None:
     context = IMAGES_DIR / "postgres"
     previous = buildah.image_id(POSTGRES_IMAGE) if buildah.image_exists(POSTGRES_IMAGE) else None
-    buildah.build(context, context / "Dockerfile", POSTGRES_IMAGE, build_args={"BASE_IMAGE": DEBIAN_IMAGE},
-                  extra_args=["--label", f"{SOURCE_HASH_LABEL}={postgres_source_hash()}"])
+    buildah.build(
+        context,
+        context / "Dockerfile",
+        POSTGRES_IMAGE,
+        build_args={"BASE_IMAGE": DEBIAN_IMAGE},
+        extra_args=["--label", f"{SOURCE_HASH_LABEL}={postgres_source_hash()}"],
+    )
     if previous and previous != buildah.image_id(POSTGRES_IMAGE):
-        buildah.remove_image(previous)  # an image of older sources: vfs would keep its full copy
+        buildah.remove_image(previous)  # an image of older sources, not to be kept on disk
 
 
 def save(buildah: Buildah, image: str, archive: Path) -> None:
     archive.parent.mkdir(parents=True, exist_ok=True)
     staging = archive.with_name(archive.name + ".partial")
     staging.unlink(missing_ok=True)
-    buildah.run("push", "--quiet", image, f"oci-archive:{staging}:{image}", what=f"saving {image} to {archive}")
+    buildah.run(
+        "push", "--quiet", image, f"oci-archive:{staging}:{image}", what=f"saving {image} to {archive}"
+    )
     staging.replace(archive)
 
 
 def load(buildah: Buildah, image: str, archive: Path) -> None:
-    image_id = buildah.run("pull", "--quiet", f"oci-archive:{archive}", what=f"loading {image} from {archive}")
+    image_id = buildah.run(
+        "pull", "--quiet", f"oci-archive:{archive}", what=f"loading {image} from {archive}"
+    )
     # The archive's own name annotation is not relied on: the loaded image is tagged explicitly.
     buildah.run("tag", image_id.split()[-1], image)
+
+
+def publish_postgres(buildah: Buildah, registry_host: str, repository: str = "library/postgres") -> str:
+    """Pushes the local postgres image to the registry as `<registry_host>/<repository>:15-bookworm`
+    (the chart's `images.postgres`, which the pipeline does not build); returns its digest."""
+    digest, _log = buildah.push(POSTGRES_IMAGE, destination=f"{registry_host}/{repository}:15-bookworm")
+    return digest
 
 
 def ensure(cache_dir: str | Path, say=print) -> dict[str, float]:
     """Makes whatever is missing, in order; returns the seconds each step took (0 when cached)."""
     paths = Paths(cache_dir)
+    storage_is_new = not (paths.storage / "driver").is_file()
+    driver = choose_storage_driver(paths.storage)
+    if storage_is_new:
+        say(f"base_images: buildah storage {paths.storage} uses the {driver} driver")
     buildah = Buildah(paths.storage)
     timings: dict[str, float] = {}
 
@@ -176,20 +223,43 @@ def ensure(cache_dir: str | Path, say=print) -> dict[str, float]:
         timings[name] = round(time.monotonic() - started, 1)
         say(f"base_images: {name} done in {timings[name]} s")
 
-    step("debootstrap rootfs", paths.rootfs.is_file() or paths.debian_archive.is_file(), lambda: make_rootfs(paths))
-    step("commit debian:bookworm-slim", buildah.image_exists(DEBIAN_IMAGE) or paths.debian_archive.is_file(),
-         lambda: commit_debian_image(buildah, paths))
-    step("save debian:bookworm-slim", paths.debian_archive.is_file(), lambda: save(buildah, DEBIAN_IMAGE, paths.debian_archive))
-    step("load debian:bookworm-slim", buildah.image_exists(DEBIAN_IMAGE),
-         lambda: load(buildah, DEBIAN_IMAGE, paths.debian_archive))
+    step(
+        "debootstrap rootfs",
+        paths.rootfs.is_file() or paths.debian_archive.is_file(),
+        lambda: make_rootfs(paths),
+    )
+    step(
+        "commit debian:bookworm-slim",
+        buildah.image_exists(DEBIAN_IMAGE) or paths.debian_archive.is_file(),
+        lambda: commit_debian_image(buildah, paths),
+    )
+    step(
+        "save debian:bookworm-slim",
+        paths.debian_archive.is_file(),
+        lambda: save(buildah, DEBIAN_IMAGE, paths.debian_archive),
+    )
+    step(
+        "load debian:bookworm-slim",
+        buildah.image_exists(DEBIAN_IMAGE),
+        lambda: load(buildah, DEBIAN_IMAGE, paths.debian_archive),
+    )
+
     def postgres_current() -> bool:
         return image_label(buildah, POSTGRES_IMAGE, SOURCE_HASH_LABEL) == postgres_source_hash()
 
     for stale in paths.postgres_archive.parent.glob("postgres-*.oci.tar"):
         if stale != paths.postgres_archive:
             stale.unlink()
-    step("build postgres", postgres_current() or paths.postgres_archive.is_file(), lambda: build_postgres_image(buildah))
-    step("save postgres", paths.postgres_archive.is_file(), lambda: save(buildah, POSTGRES_IMAGE, paths.postgres_archive))
+    step(
+        "build postgres",
+        postgres_current() or paths.postgres_archive.is_file(),
+        lambda: build_postgres_image(buildah),
+    )
+    step(
+        "save postgres",
+        paths.postgres_archive.is_file(),
+        lambda: save(buildah, POSTGRES_IMAGE, paths.postgres_archive),
+    )
     step("load postgres", postgres_current(), lambda: load(buildah, POSTGRES_IMAGE, paths.postgres_archive))
     # Once the debian image is archived, the tarball it came from is not needed again.
     if paths.rootfs.is_file() and paths.debian_archive.is_file():
@@ -198,11 +268,16 @@ def ensure(cache_dir: str | Path, say=print) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulator.builds.base_images", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator.builds.base_images", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--cache-dir", required=True, help="where the archives and the buildah storage live")
     args = parser.parse_args(argv)
     if shutil.which("debootstrap") is None or shutil.which("buildah") is None:
-        print("base_images: debootstrap and buildah are needed to make the base images; install them first.", file=sys.stderr)
+        print(
+            "base_images: debootstrap and buildah are needed to make the base images; install them first.",
+            file=sys.stderr,
+        )
         return 1
     started = time.monotonic()
     try:
@@ -214,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     made = [name for name, seconds in timings.items() if seconds]
     summary = f"made {', '.join(made)}" if made else "all cached"
-    print(f"base_images: {DEBIAN_IMAGE} and {POSTGRES_IMAGE} ready ({summary}; {time.monotonic() - started:.1f} s)")
+    print(
+        f"base_images: {DEBIAN_IMAGE} and {POSTGRES_IMAGE} ready"
+        f" ({summary}; {time.monotonic() - started:.1f} s)"
+    )
     return 0
 
 

@@ -46,30 +46,44 @@ class Capabilities:
 
 def _builds(cache_dir: Path) -> Capability:
     if os.name != "posix" or os.geteuid() != 0:
-        return Capability(False, "real image builds need root (buildah with chroot isolation and vfs storage); "
-                                 "this process is not root, so builds are simulated.")
+        return Capability(
+            False,
+            "real image builds need root (buildah with chroot isolation and vfs storage); "
+            "this process is not root, so builds are simulated.",
+        )
     missing = [tool for tool in ("buildah", "docker-registry") if shutil.which(tool) is None]
     if missing:
-        return Capability(False, f"{' and '.join(missing)} not installed, so builds are simulated; "
-                                 f"install with: {INSTALL_HINT} (make setup does this as root on Debian).")
+        return Capability(
+            False,
+            f"{' and '.join(missing)} not installed, so builds are simulated; "
+            f"install with: {INSTALL_HINT} (make setup does this as root on Debian).",
+        )
     buildah = Buildah(Paths(cache_dir).storage)
     absent = [image for image in (DEBIAN_IMAGE, POSTGRES_IMAGE) if not buildah.image_exists(image)]
     if absent:
-        return Capability(False, f"the local base image {absent[0]} is not in {Paths(cache_dir).storage}, "
-                                 "so builds are simulated; run make setup to make it.")
+        return Capability(
+            False,
+            f"the local base image {absent[0]} is not in {Paths(cache_dir).storage}, "
+            "so builds are simulated; run make setup to make it.",
+        )
     return Capability(True)
 
 
 def _git() -> Capability:
     if shutil.which("git") is None:
-        return Capability(False, f"git is not installed, so the clone step is simulated; install with: {INSTALL_HINT}.")
+        return Capability(
+            False, f"git is not installed, so the clone step is simulated; install with: {INSTALL_HINT}."
+        )
     return Capability(True)
 
 
 def _helm() -> Capability:
     helm = PROJECT_ROOT / ".venv" / "bin" / "helm"
     if not os.access(helm, os.X_OK):
-        return Capability(False, f"{helm.relative_to(PROJECT_ROOT)} is missing, so the deploy step is simulated; run make setup.")
+        return Capability(
+            False,
+            f"{helm.relative_to(PROJECT_ROOT)} is missing, so the deploy step is simulated; run make setup.",
+        )
     return Capability(True)
 
 
@@ -86,4 +100,4 @@ if __name__ == "__main__":
     found = detect()
     for name in ("builds", "git", "helm"):
         capability = getattr(found, name)
-        print(f"{name}: {'real' if capability else 'simulated'}{'' if capability else ' - ' + capability.reason}")
+        print(f"{name}: real" if capability else f"{name}: simulated - {capability.reason}")

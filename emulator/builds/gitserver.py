@@ -35,19 +35,35 @@ def _git(*args: str, cwd: str | os.PathLike | None = None, env: dict[str, str] |
     environment = {
         # Neither the user's nor the machine's git configuration may change what is committed.
         **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-        "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
         **(env or {}),
     }
-    done = subprocess.run(["git", *args], cwd=cwd, env=environment, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False)
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
-        raise GitError(f"git {args[0]} failed (exit status {done.returncode}): {done.stdout.strip()}", done.stdout)
+        raise GitError(
+            f"git {args[0]} failed (exit status {done.returncode}): {done.stdout.strip()}", done.stdout
+        )
     return done.stdout
 
 
 class GitServer:
-    def __init__(self, source_dir: str | os.PathLike, name: str | None = None, branch: str = "main",
-                 message: str = "The application's source, as served to the pipeline"):
+    def __init__(
+        self,
+        source_dir: str | os.PathLike,
+        name: str | None = None,
+        branch: str = "main",
+        message: str = "The application's source, as served to the pipeline",
+    ):
         self.source_dir = Path(source_dir).resolve()
         if not self.source_dir.is_dir():
             raise GitError(f"{self.source_dir} is not a directory; GitServer serves a directory's files.")
@@ -61,7 +77,9 @@ class GitServer:
     @property
     def url(self) -> str:
         if self.repository is None:
-            raise GitError("the repository is not made yet; use GitServer as a context manager or call start().")
+            raise GitError(
+                "the repository is not made yet; use GitServer as a context manager or call start()."
+            )
         return self.repository.as_uri()
 
     def start(self) -> GitServer:
@@ -79,14 +97,27 @@ class GitServer:
         source = Path(source_dir).resolve() if source_dir else self.source_dir
         index = Path(self._scratch) / "index"
         env = {
-            "GIT_DIR": str(self.repository), "GIT_WORK_TREE": str(source), "GIT_INDEX_FILE": str(index),
-            "GIT_AUTHOR_NAME": AUTHOR[0], "GIT_AUTHOR_EMAIL": AUTHOR[1], "GIT_AUTHOR_DATE": COMMIT_DATE,
-            "GIT_COMMITTER_NAME": AUTHOR[0], "GIT_COMMITTER_EMAIL": AUTHOR[1], "GIT_COMMITTER_DATE": COMMIT_DATE,
+            "GIT_DIR": str(self.repository),
+            "GIT_WORK_TREE": str(source),
+            "GIT_INDEX_FILE": str(index),
+            "GIT_AUTHOR_NAME": AUTHOR[0],
+            "GIT_AUTHOR_EMAIL": AUTHOR[1],
+            "GIT_AUTHOR_DATE": COMMIT_DATE,
+            "GIT_COMMITTER_NAME": AUTHOR[0],
+            "GIT_COMMITTER_EMAIL": AUTHOR[1],
+            "GIT_COMMITTER_DATE": COMMIT_DATE,
         }
         index.unlink(missing_ok=True)
         excludes = PROJECT_ROOT / ".gitignore"
-        _git("-c", f"core.excludesFile={excludes if excludes.is_file() else os.devnull}", "add", "--all", ".",
-             cwd=source, env=env)
+        _git(
+            "-c",
+            f"core.excludesFile={excludes if excludes.is_file() else os.devnull}",
+            "add",
+            "--all",
+            ".",
+            cwd=source,
+            env=env,
+        )
         tree = _git("write-tree", env=env).strip()
         parent = self.head
         if parent and _git("rev-parse", f"{parent}^{{tree}}", env=env).strip() == tree:
@@ -115,7 +146,9 @@ def clone(url: str, revision: str, destination: str | os.PathLike) -> tuple[str,
     Returns (commit id, log)."""
     target = Path(destination)
     if target.exists() and any(target.iterdir()):
-        raise GitError(f"clone destination {target} is not empty; give the step an empty workspace directory.")
+        raise GitError(
+            f"clone destination {target} is not empty; give the step an empty workspace directory."
+        )
     target.mkdir(parents=True, exist_ok=True)
     log = _git("init", "--quiet", str(target))
     log += _git("fetch", "--quiet", "--depth", "1", url, revision, cwd=target)

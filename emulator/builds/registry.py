@@ -14,6 +14,7 @@ with a configuration and a storage directory of its own, on a free loopback port
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -29,12 +30,14 @@ from pathlib import Path
 
 START_TIMEOUT_SECONDS = 20
 # What a HEAD on a manifest accepts: a single-platform image (OCI or Docker) or an index.
-MANIFEST_TYPES = ", ".join((
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-))
+MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    )
+)
 
 
 class RegistryError(Exception):
@@ -44,7 +47,9 @@ class RegistryError(Exception):
 def split_reference(reference: str) -> tuple[str, str, str]:
     """'host:port/name@sha256:…' (or ':tag') → (host, name, digest-or-tag)."""
     if "/" not in reference:
-        raise RegistryError(f"image reference {reference!r} names no registry host; expected host:port/name@sha256:<digest>.")
+        raise RegistryError(
+            f"image reference {reference!r} names no registry host; expected host:port/name@sha256:<digest>."
+        )
     host, rest = reference.split("/", 1)
     if "@" in rest:
         name, ref = rest.split("@", 1)
@@ -67,13 +72,17 @@ def manifest_exists(reference: str) -> bool:
     manifest, by a HEAD on /v2/<name>/manifests/<digest>; False on 404. Other answers raise."""
     host, name, ref = split_reference(reference)
     try:
-        with _request(f"http://{host}/v2/{name}/manifests/{ref}", method="HEAD", accept=MANIFEST_TYPES) as answer:
+        with _request(
+            f"http://{host}/v2/{name}/manifests/{ref}", method="HEAD", accept=MANIFEST_TYPES
+        ) as answer:
             found = answer.headers.get("Docker-Content-Digest", "")
             return not ref.startswith("sha256:") or found in ("", ref)
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return False
-        raise RegistryError(f"registry {host} answered {error.code} to HEAD /v2/{name}/manifests/{ref}.") from None
+        raise RegistryError(
+            f"registry {host} answered {error.code} to HEAD /v2/{name}/manifests/{ref}."
+        ) from None
     except OSError as error:
         raise RegistryError(f"registry {host} is not reachable ({error}); is it running?") from None
 
@@ -107,12 +116,18 @@ class LocalRegistry:
 
     def config_text(self, port: int) -> str:
         # JSON is YAML: no YAML library needed to write the registry's configuration.
-        return json.dumps({
-            "version": 0.1,
-            "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {"filesystem": {"rootdirectory": str(self.storage_dir / "data")}, "delete": {"enabled": True}},
-            "http": {"addr": f"127.0.0.1:{port}"},
-        }, indent=2)
+        return json.dumps(
+            {
+                "version": 0.1,
+                "log": {"level": "warn", "accesslog": {"disabled": True}},
+                "storage": {
+                    "filesystem": {"rootdirectory": str(self.storage_dir / "data")},
+                    "delete": {"enabled": True},
+                },
+                "http": {"addr": f"127.0.0.1:{port}"},
+            },
+            indent=2,
+        )
 
     def start(self) -> LocalRegistry:
         if shutil.which(self.executable) is None:
@@ -129,8 +144,11 @@ class LocalRegistry:
             config.write_text(self.config_text(port))
             log = open(self.storage_dir / "registry.log", "ab")  # noqa: SIM115 - owned by the process
             self.process = subprocess.Popen(
-                [self.executable, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                [self.executable, "serve", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
             log.close()
             self.port = port
@@ -199,15 +217,20 @@ class LocalRegistry:
     def digest_of(self, name: str, tag: str) -> str | None:
         """The manifest digest a tag points to, or None when the tag does not exist."""
         try:
-            with _request(f"{self.url}/v2/{name}/manifests/{tag}", method="HEAD", accept=MANIFEST_TYPES) as answer:
+            with _request(
+                f"{self.url}/v2/{name}/manifests/{tag}", method="HEAD", accept=MANIFEST_TYPES
+            ) as answer:
                 return answer.headers.get("Docker-Content-Digest")
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None
-            raise RegistryError(f"registry {self.host} answered {error.code} to HEAD /v2/{name}/manifests/{tag}.") from None
+            raise RegistryError(
+                f"registry {self.host} answered {error.code} to HEAD /v2/{name}/manifests/{tag}."
+            ) from None
 
 
 # The command line: a detached registry for the demo, its state (pid, host) in the state dir.
+
 
 def _start(state_dir: Path) -> int:
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -223,10 +246,8 @@ def _stop(state_dir: Path) -> int:
     if not pid_file.is_file():
         return 0
     pid = int(pid_file.read_text())
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     pid_file.unlink()
     (state_dir / "registry.host").unlink(missing_ok=True)
     return 0
