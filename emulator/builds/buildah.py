@@ -14,6 +14,7 @@ and every file in its layers; the Dockerfiles remove apt's and dpkg's logs thems
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import subprocess
@@ -272,3 +273,54 @@ class Buildah:
             seconds=pushed - started,
             timings={"build": built - started, "push": pushed - built},
         )
+
+
+class RunningContainer:
+    """An image's entrypoint running under `buildah run --isolation chroot` (host network, so
+    it listens on and reaches 127.0.0.1). `podman run` does not work on these machines."""
+
+    def __init__(self, buildah: Buildah, image: str, env: dict[str, str], args: list[str] | None = None):
+        self.buildah = buildah
+        details = json.loads(buildah.run("inspect", "--type", "image", image))
+        config = details["OCIv1"].get("config") or {}
+        command = list(config.get("Entrypoint") or []) + list(
+            args if args is not None else config.get("Cmd") or []
+        )
+        if not command:
+            raise BuildError(f"image {image} has neither an entrypoint nor a command to run.")
+        self.container = buildah.run("from", "--pull=never", image).strip()
+        run = ["run", "--isolation", "chroot"]
+        if config.get("User"):
+            run += ["--user", config["User"]]
+        if config.get("WorkingDir"):
+            run += ["--workingdir", config["WorkingDir"]]
+        for name, value in env.items():
+            run += ["--env", f"{name}={value}"]
+        self.log_file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            buildah.command(*run, self.container, "--", *command),
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def log(self) -> str:
+        self.log_file.seek(0)
+        return self.log_file.read()
+
+    def stop(self) -> str:
+        """Stops the process (SIGTERM, then SIGKILL), removes the container; returns the log."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        text = self.log()
+        self.log_file.close()
+        subprocess.run(self.buildah.command("rm", self.container), capture_output=True, check=False)
+        return text
