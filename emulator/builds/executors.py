@@ -36,8 +36,9 @@ from pathlib import Path
 
 from emulator.tekton.executors import ExecutorTable, StepContext, StepExecutor, StepOutcome
 
+from .base_images import publish_postgres
 from .buildah import Buildah, BuildError
-from .capabilities import Capabilities, helm_binary
+from .capabilities import Capabilities, detect, helm_binary
 from .gitserver import GitError, clone
 from .registry import LocalRegistry, RegistryError, manifest_exists
 
@@ -283,28 +284,77 @@ class HelmExecutor(StepExecutor):
 
 def register_real_executors(
     table: ExecutorTable, capabilities: Capabilities, registry: LocalRegistry | None, say=print
-) -> list[str]:
+) -> list[StepExecutor]:
     """Registers what this machine can do for real, in front of the simulated executor; says in
-    one sentence each what stays simulated and why. Returns the names registered."""
-    registered = []
+    one sentence each what stays simulated and why. Returns the executors registered."""
+    chosen: list[tuple[str, StepExecutor, str]] = []
     if capabilities.git:
-        table.register(GIT_IMAGE, GitCloneExecutor(), description="git clone of a local repository")
-        registered.append("git-clone")
+        chosen.append((GIT_IMAGE, GitCloneExecutor(), "git clone of a local repository"))
     else:
         say(f"emulator: git clone steps are simulated: {capabilities.git.reason}")
     if capabilities.builds and registry is not None:
-        table.register(
-            BUILDAH_IMAGE,
-            BuildahExecutor(Buildah(capabilities.storage_dir), registry),
-            description="buildah build and push to the local registry",
-        )
-        registered.append("buildah")
+        executor = BuildahExecutor(Buildah(capabilities.storage_dir), registry)
+        chosen.append((BUILDAH_IMAGE, executor, "buildah build and push to the local registry"))
     else:
-        reason = capabilities.builds.reason or "no local registry was started."
+        reason = capabilities.builds.reason or "no local registry is running."
         say(f"emulator: image builds are simulated: {reason}")
     if capabilities.helm:
-        table.register(HELM_IMAGE, HelmExecutor(registry), description="the pinned helm, as the deployer")
-        registered.append("helm")
+        chosen.append((HELM_IMAGE, HelmExecutor(registry), "the pinned helm, as the deployer"))
     else:
         say(f"emulator: helm deploy steps are simulated: {capabilities.helm.reason}")
-    return registered
+    for image, executor, description in chosen:
+        table.register(image, executor, description=description)
+    return [executor for _image, executor, _description in chosen]
+
+
+class RealSteps:
+    """Real steps for an emulated cluster's Tekton controller, for as long as it is open:
+
+    with RealSteps(cluster.tekton.executors) as real:
+        real.registry.host           # the local registry (None when builds are simulated)
+        real.postgres                # <registry>/library/postgres@sha256:… for the chart
+        real.simulated               # one sentence per kind of step that stays simulated
+    """
+
+    def __init__(
+        self, table: ExecutorTable, cache_dir=None, registry: LocalRegistry | None = None, say=print
+    ):
+        """`registry`: a running registry to use (and leave running); else one is started and
+        stopped with these steps, when builds are real."""
+        self.table = table
+        self.capabilities = detect(cache_dir)
+        self.say = say
+        self._owns_registry = registry is None
+        self.registry: LocalRegistry | None = registry
+        self.postgres: str | None = None
+        self.simulated: list[str] = []
+        self._executors: list[StepExecutor] = []
+
+    def start(self) -> RealSteps:
+        if self.capabilities.builds:
+            if self.registry is None:
+                self.registry = LocalRegistry().start()
+            self.postgres = publish_postgres(Buildah(self.capabilities.storage_dir), self.registry)
+        else:
+            self.registry = None
+
+        def tell(sentence: str) -> None:
+            self.simulated.append(sentence)
+            self.say(sentence)
+
+        self._executors = register_real_executors(self.table, self.capabilities, self.registry, say=tell)
+        return self
+
+    def stop(self) -> None:
+        for executor in self._executors:
+            self.table.unregister(executor)
+        self._executors = []
+        if self.registry is not None and self._owns_registry:
+            self.registry.stop()
+            self.registry = None
+
+    def __enter__(self) -> RealSteps:
+        return self.start()
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()

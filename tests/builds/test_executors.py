@@ -14,10 +14,13 @@ from emulator.builds.executors import (
     BuildahExecutor,
     GitCloneExecutor,
     HelmExecutor,
+    RealSteps,
     images_named,
     local_path,
 )
 from emulator.builds.gitserver import GitServer
+from emulator.builds.registry import manifest_exists
+from emulator.tekton.executors import ExecutorTable, SimulatedExecutor
 from tests.builds.conftest import CAPABILITIES, HEALTH, requires_real_builds, step_context
 
 requires_git = pytest.mark.skipif(not CAPABILITIES.git, reason=CAPABILITIES.git.reason)
@@ -172,11 +175,11 @@ def test_the_deploy_step_installs_the_chart_with_the_built_digests(
     cluster, namespace, buildah, registry, first_build, cloned, tmp_path
 ):
     source, _ = cloned
-    postgres = publish_postgres(buildah, registry.host)
+    postgres = publish_postgres(buildah, registry)
     credentials = tmp_path / "credentials"
     credentials.mkdir()
     (credentials / "kubeconfig").write_text(cluster.kubeconfig_path.read_text())
-    sets = {"postgres": f"{registry.host}/library/postgres@{postgres}"} | {
+    sets = {"postgres": postgres} | {
         key: first_build[name].reference
         for key, name in (
             ("api", "api"),
@@ -206,3 +209,26 @@ def test_the_deploy_step_installs_the_chart_with_the_built_digests(
     assert deployed == {"health-api": sets["api"], "health-frontend": sets["frontend"]}
     statefulset = apps.read_namespaced_stateful_set("health-postgres", namespace)
     assert statefulset.spec.template.spec.containers[0].image == sets["postgres"]
+
+
+def test_real_steps_go_in_front_of_the_simulated_executor_and_leave_on_stop(request):
+    table = ExecutorTable(SimulatedExecutor())
+    said: list[str] = []
+    # The session's registry where builds are real (it holds the postgres image after the deploy test).
+    registry = request.getfixturevalue("registry") if CAPABILITIES.builds else None
+    with RealSteps(table, registry=registry, say=said.append) as real:
+        expected = {
+            "alpine/git:2.45.2": "git-clone" if CAPABILITIES.git else "simulated",
+            "quay.io/buildah/stable:v1.37": "buildah" if CAPABILITIES.builds else "simulated",
+            "docker.io/alpine/helm:3.16.4": "helm" if CAPABILITIES.helm else "simulated",
+            "docker.io/library/busybox:1.36": "simulated",
+        }
+        assert {image: table.choose(image, "").name for image in expected} == expected
+        assert real.simulated == said
+        if CAPABILITIES.builds:
+            assert said == []
+            assert manifest_exists(real.postgres)
+            assert real.registry is registry
+        else:
+            assert f"emulator: image builds are simulated: {CAPABILITIES.builds.reason}" in said
+    assert table.describe() == [(".*", "", "simulated")]
