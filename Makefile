@@ -23,7 +23,7 @@ molecule:
 	@if [ -d molecule/default ]; then molecule test; else echo "molecule: no scenario yet"; fi
 
 test: lint
-	pytest -q -n 2 tests
+	pytest -q -n 2 --dist loadgroup tests
 	$(MAKE) molecule
 
 demo:

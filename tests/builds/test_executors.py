@@ -23,6 +23,9 @@ from emulator.builds.registry import manifest_exists
 from emulator.tekton.executors import ExecutorTable, SimulatedExecutor
 from tests.builds.conftest import CAPABILITIES, HEALTH, requires_real_builds, step_context
 
+# One xdist worker runs every real-build test, so the session's images are built once.
+pytestmark = pytest.mark.xdist_group("real-builds")
+
 requires_git = pytest.mark.skipif(not CAPABILITIES.git, reason=CAPABILITIES.git.reason)
 requires_helm = pytest.mark.skipif(not CAPABILITIES.helm, reason=CAPABILITIES.helm.reason)
 

@@ -19,7 +19,8 @@ from emulator.builds.buildah import RunningContainer
 from emulator.builds.registry import free_loopback_port
 from tests.builds.conftest import requires_real_builds
 
-pytestmark = requires_real_builds
+# One xdist worker runs every real-build test, so the session's images are built once.
+pytestmark = [requires_real_builds, pytest.mark.xdist_group("real-builds")]
 READY_TIMEOUT = 60
 
 

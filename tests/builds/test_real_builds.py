@@ -15,6 +15,9 @@ from emulator.builds.buildah import BuildError
 from emulator.builds.capabilities import detect
 from tests.builds.conftest import CAPABILITIES, CHANGED_IMAGE, IMAGES, requires_real_builds
 
+# One xdist worker runs every real-build test, so the session's images are built once.
+pytestmark = pytest.mark.xdist_group("real-builds")
+
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
