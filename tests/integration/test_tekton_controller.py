@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import ssl
 import urllib.request
 
@@ -14,6 +15,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from tests.conftest import REAL_KUBECONFIG_ENV, ClusterUnderTest
 from tests.integration.tekton_support import Tekton, ensure_tekton_crds, succeeded
 
 pytestmark = pytest.mark.emulator_only
@@ -21,13 +23,38 @@ pytestmark = pytest.mark.emulator_only
 STEP = {"name": "run", "image": "registry.example/tools:1", "script": "echo working"}
 
 
+@pytest.fixture(scope="module")
+def tekton_cluster(tmp_path_factory):
+    """An emulated cluster of this module's own, serving the Tekton kinds, so that the CRDs and the
+    clock moves of these tests do not leak into the session's cluster."""
+    if os.environ.get(REAL_KUBECONFIG_ENV):
+        pytest.skip("the Tekton controller is the emulator's")
+    from emulator import EmulatedCluster
+
+    with EmulatedCluster() as emulated:
+        path = emulated.write_kubeconfig(tmp_path_factory.mktemp("tekton-cluster") / "kubeconfig")
+        under_test = ClusterUnderTest(path, emulated.kubeconfig_dict(), emulated)
+        ensure_tekton_crds(under_test.api_client())
+        yield under_test
+
+
 @pytest.fixture
-def tekton(cluster, namespace, emulator):
-    ensure_tekton_crds(cluster.api_client())
-    emulator.tekton.steps.clear()
-    yield Tekton(cluster.api_client(), namespace)
-    emulator.tekton.steps.clear()
-    emulator.tekton.enabled = True
+def emulator(tekton_cluster):
+    emulated = tekton_cluster.emulator
+    emulated.tekton.steps.clear()
+    yield emulated
+    emulated.tekton.steps.clear()
+    emulated.tekton.enabled = True
+
+
+@pytest.fixture
+def tekton(tekton_cluster, emulator):
+    api_client = tekton_cluster.api_client()
+    namespace = tekton_cluster.unique_name("t")
+    core = client.CoreV1Api(api_client)
+    core.create_namespace({"metadata": {"name": namespace}})
+    yield Tekton(api_client, namespace)
+    core.delete_namespace(namespace)
 
 
 def task_spec(*steps, params=(), results=()):
@@ -644,7 +671,8 @@ def test_a_standalone_taskrun_runs_and_is_validated(tekton):
     assert succeeded(tekton.wait_done("TaskRun", "no-task"))["reason"] == "TaskRunResolutionFailed"
 
 
-def test_steps_are_scripted_over_the_emulators_http_controls(tekton, cluster):
+def test_steps_are_scripted_over_the_emulators_http_controls(tekton, tekton_cluster):
+    cluster = tekton_cluster
     request = urllib.request.Request(
         cluster.server + "/_emulator/tekton",
         data=json.dumps({"step": {"task": "flaky", "exit_code": 3, "log": "no space left"}}).encode(),
