@@ -37,7 +37,7 @@ from pathlib import Path
 from emulator.tekton.executors import ExecutorTable, StepContext, StepExecutor, StepOutcome
 
 from .base_images import publish_postgres
-from .buildah import Buildah, BuildError
+from .buildah import Buildah, BuildError, repository_of
 from .capabilities import Capabilities, detect, helm_binary
 from .gitserver import GitError, clone
 from .registry import LocalRegistry, RegistryError, manifest_exists
@@ -199,7 +199,8 @@ class HelmExecutor(StepExecutor):
         for reference in images_named(text):
             repository, digest = reference.rsplit("@", 1)
             try:
-                if not manifest_exists(f"{local_path(repository, self.registry.host)}@{digest}"):
+                local = repository_of(local_path(repository, self.registry.host))
+                if not manifest_exists(f"{local}@{digest}"):
                     missing.append(reference)
             except RegistryError as error:
                 missing.append(f"{reference} ({error})")
