@@ -56,6 +56,8 @@ Dir::Cache::srcpkgcache "";
 APT::Keep-Downloaded-Packages "false";
 // Only the package indexes, no translations: a third less to download on every apt-get update.
 Acquire::Languages "none";
+// A mirror answers now and then with a reset or a file caught mid-sync: try again before failing.
+Acquire::Retries "3";
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
 """
 
@@ -63,9 +65,11 @@ DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives
 class Paths:
     def __init__(self, cache_dir: str | Path):
         self.cache_dir = Path(cache_dir).resolve()
-        self.rootfs = self.cache_dir / "rootfs" / f"{SUITE}-minbase.tar"
-        self.debian_archive = self.cache_dir / "images" / "debian-bookworm-slim.oci.tar"
-        # Named by the hash of its sources: a changed Dockerfile or entrypoint makes a new image.
+        # Each named by the hash of its recipe: a changed recipe makes a new image.
+        self.rootfs = self.cache_dir / "rootfs" / f"{SUITE}-minbase-{debian_recipe_hash()[:12]}.tar"
+        self.debian_archive = (
+            self.cache_dir / "images" / f"debian-bookworm-slim-{debian_recipe_hash()[:12]}.oci.tar"
+        )
         self.postgres_archive = (
             self.cache_dir / "images" / f"postgres-15-bookworm-{postgres_source_hash()[:12]}.oci.tar"
         )
@@ -75,8 +79,13 @@ class Paths:
 SOURCE_HASH_LABEL = "dev.tekton-cd.source-hash"
 
 
+def debian_recipe_hash() -> str:
+    return hashlib.sha256("\0".join((SUITE, DPKG_EXCLUDES, APT_NO_CACHE)).encode()).hexdigest()
+
+
 def postgres_source_hash() -> str:
-    digest = hashlib.sha256()
+    """Its Dockerfile and entrypoint, and the base it is built on."""
+    digest = hashlib.sha256(debian_recipe_hash().encode())
     for path in sorted((IMAGES_DIR / "postgres").rglob("*")):
         if path.is_file():
             digest.update(
@@ -155,6 +164,8 @@ def commit_debian_image(buildah: Buildah, paths: Paths) -> None:
             "--label",
             "org.opencontainers.image.description=Local stand-in for debian:bookworm-slim"
             " (debootstrap minbase)",
+            "--label",
+            f"{SOURCE_HASH_LABEL}={debian_recipe_hash()}",
             container,
         )
         buildah.run(
@@ -165,9 +176,17 @@ def commit_debian_image(buildah: Buildah, paths: Paths) -> None:
         raise
 
 
+def replacing(buildah: Buildah, image: str, make) -> None:
+    """Runs `make`, which (re)tags `image`; then removes the image the tag named before, if any,
+    so that an image of an older recipe is not kept on disk."""
+    previous = buildah.image_id(image) if buildah.image_exists(image) else None
+    make()
+    if previous and previous != buildah.image_id(image):
+        buildah.remove_image(previous)
+
+
 def build_postgres_image(buildah: Buildah) -> None:
     context = IMAGES_DIR / "postgres"
-    previous = buildah.image_id(POSTGRES_IMAGE) if buildah.image_exists(POSTGRES_IMAGE) else None
     buildah.build(
         context,
         context / "Dockerfile",
@@ -175,8 +194,6 @@ def build_postgres_image(buildah: Buildah) -> None:
         build_args={"BASE_IMAGE": DEBIAN_IMAGE},
         extra_args=["--label", f"{SOURCE_HASH_LABEL}={postgres_source_hash()}"],
     )
-    if previous and previous != buildah.image_id(POSTGRES_IMAGE):
-        buildah.remove_image(previous)  # an image of older sources, not to be kept on disk
 
 
 def save(buildah: Buildah, image: str, archive: Path) -> None:
@@ -226,15 +243,29 @@ def ensure(cache_dir: str | Path, say=print) -> dict[str, float]:
         timings[name] = round(time.monotonic() - started, 1)
         say(f"base_images: {name} done in {timings[name]} s")
 
+    def debian_current() -> bool:
+        return image_label(buildah, DEBIAN_IMAGE, SOURCE_HASH_LABEL) == debian_recipe_hash()
+
+    def postgres_current() -> bool:
+        return image_label(buildah, POSTGRES_IMAGE, SOURCE_HASH_LABEL) == postgres_source_hash()
+
+    for kept, pattern in (
+        (paths.debian_archive, "debian-*.oci.tar"),
+        (paths.postgres_archive, "postgres-*.oci.tar"),
+        (paths.rootfs, f"{SUITE}-minbase-*.tar"),
+    ):
+        for stale in kept.parent.glob(pattern):
+            if stale != kept:
+                stale.unlink()
     step(
         "debootstrap rootfs",
-        paths.rootfs.is_file() or paths.debian_archive.is_file(),
+        paths.rootfs.is_file() or paths.debian_archive.is_file() or debian_current(),
         lambda: make_rootfs(paths),
     )
     step(
         "commit debian:bookworm-slim",
-        buildah.image_exists(DEBIAN_IMAGE) or paths.debian_archive.is_file(),
-        lambda: commit_debian_image(buildah, paths),
+        debian_current() or paths.debian_archive.is_file(),
+        lambda: replacing(buildah, DEBIAN_IMAGE, lambda: commit_debian_image(buildah, paths)),
     )
     step(
         "save debian:bookworm-slim",
@@ -243,27 +274,26 @@ def ensure(cache_dir: str | Path, say=print) -> dict[str, float]:
     )
     step(
         "load debian:bookworm-slim",
-        buildah.image_exists(DEBIAN_IMAGE),
-        lambda: load(buildah, DEBIAN_IMAGE, paths.debian_archive),
+        debian_current(),
+        lambda: replacing(buildah, DEBIAN_IMAGE, lambda: load(buildah, DEBIAN_IMAGE, paths.debian_archive)),
     )
-
-    def postgres_current() -> bool:
-        return image_label(buildah, POSTGRES_IMAGE, SOURCE_HASH_LABEL) == postgres_source_hash()
-
-    for stale in paths.postgres_archive.parent.glob("postgres-*.oci.tar"):
-        if stale != paths.postgres_archive:
-            stale.unlink()
     step(
         "build postgres",
         postgres_current() or paths.postgres_archive.is_file(),
-        lambda: build_postgres_image(buildah),
+        lambda: replacing(buildah, POSTGRES_IMAGE, lambda: build_postgres_image(buildah)),
     )
     step(
         "save postgres",
         paths.postgres_archive.is_file(),
         lambda: save(buildah, POSTGRES_IMAGE, paths.postgres_archive),
     )
-    step("load postgres", postgres_current(), lambda: load(buildah, POSTGRES_IMAGE, paths.postgres_archive))
+    step(
+        "load postgres",
+        postgres_current(),
+        lambda: replacing(
+            buildah, POSTGRES_IMAGE, lambda: load(buildah, POSTGRES_IMAGE, paths.postgres_archive)
+        ),
+    )
     # Once the debian image is archived, the tarball it came from is not needed again.
     if paths.rootfs.is_file() and paths.debian_archive.is_file():
         paths.rootfs.unlink()
