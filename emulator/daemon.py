@@ -20,7 +20,7 @@ from pathlib import Path
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 POLL_INTERVAL = 0.05
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def stop_requested() -> threading.Event:

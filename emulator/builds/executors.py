@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -97,7 +98,10 @@ class GitCloneExecutor(StepExecutor):
         target = output / _string(step, "subdirectory")
         if _string(step, "deleteExisting", "true") == "true" and target.is_dir():
             for entry in target.iterdir():
-                subprocess.run(["rm", "-rf", "--", str(entry)], check=False)
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
         try:
             commit, log = clone(url, revision, target)
         except GitError as error:
