@@ -22,7 +22,9 @@ CLUSTER_NAME = "emulated"
 
 class EmulatedCluster:
     """A stateful Kubernetes API server over HTTPS on 127.0.0.1 (random port unless `port`);
-    with `openshift=True` it also serves OpenShift's project API. Its Tekton controller
+    with `openshift=True` it also serves OpenShift's project API; with `tekton=True` (or "v1") it has
+    Tekton Pipelines v1.15.0's CRDs and ConfigMaps installed, with `tekton="v1beta1"` an older Tekton
+    that serves only tekton.dev/v1beta1 (emulator/tekton/install.py). Its Tekton controller
     (`cluster.tekton`) runs PipelineRuns when the Tekton CRDs are served; `tekton_controller=False`
     switches it off.
 
@@ -37,6 +39,7 @@ class EmulatedCluster:
         admin_token: str | None = None,
         state_dir: Path | None = None,
         openshift: bool = False,
+        tekton: bool | str = False,
         tekton_controller: bool = True,
     ):
         self.admin_token = admin_token or secrets.token_urlsafe(32)
@@ -45,6 +48,10 @@ class EmulatedCluster:
         if openshift:  # play an OpenShift cluster: serve project.openshift.io as well
             for rtype in openshift_projects.resource_types():
                 self.state.registry.add(rtype)
+        if tekton:  # a Tekton release's CRDs, namespace and ConfigMaps, as if installed before
+            from emulator.tekton.install import install as install_tekton
+
+            install_tekton(self.state, api="v1" if tekton is True else tekton)
         self.workloads = WorkloadSimulator()
         self.state.controllers.append(self.workloads)
         # Runs PipelineRuns once the Tekton CRDs are served; idle otherwise.
@@ -63,7 +70,7 @@ class EmulatedCluster:
 
     def _install_ca(self, state: ClusterState) -> None:
         state.ca_pem = self.ca_pem
-        state._dirty = True
+        state.mark_dirty()
         state.reconcile()
 
     def stop(self) -> None:

@@ -33,15 +33,24 @@ def stop_requested() -> threading.Event:
 
 def command_parser(prog: str, description: str, state_dir_help: str,
                    add_server_options: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
-    """The command line both servers share: start / serve / stop, each with --state-dir; start and
-    serve also take what `add_server_options` adds."""
+    """The command line both servers share: start / serve / stop / writes, each with --state-dir;
+    start and serve also take what `add_server_options` adds."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("start", "serve", "stop"):
+    for name in ("start", "serve", "stop", "writes"):
         command = commands.add_parser(name)
         command.add_argument("--state-dir", required=True, type=Path, help=state_dir_help)
-        if name != "stop":
+        if name in ("start", "serve"):
             add_server_options(command)
+    writes = commands.choices["writes"]
+    writes.description = (
+        "Print the write requests (POST, PUT, PATCH, DELETE) the running server answered since its "
+        "controls were last reset: the count of those that may have changed state, then each one "
+        "(method, path, user, status; dry-run requests and queries marked and not counted)."
+    )
+    writes.add_argument("--reset", action="store_true", help="reset the controls after reading, so "
+                        "the next query counts from now")
+    writes.add_argument("--json", action="store_true", help='print {"count": N, "writes": [...]} as JSON')
     return parser
 
 

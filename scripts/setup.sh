@@ -17,4 +17,4 @@ for step in scripts/setup.d/*.sh; do
   [[ -e $step ]] || continue
   bash "$step" "$VENV"
 done
-echo "setup: ready ($("$VENV/bin/ansible" --version | head -1))"
+echo "setup: ready (ansible-core $("$VENV/bin/python" -c "import ansible.release as r; print(r.__version__)"))"

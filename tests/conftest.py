@@ -119,7 +119,9 @@ def cluster(tmp_path_factory):
         return
     from emulator import EmulatedCluster
 
-    with EmulatedCluster() as emulator:
+    # Tekton Pipelines v1.15's CRDs and ConfigMaps installed, as on the real test cluster (whose
+    # CRDs verify-tekton.sh installs); tests of a cluster without Tekton start one of their own.
+    with EmulatedCluster(tekton=True) as emulator:
         path = emulator.write_kubeconfig(tmp_path_factory.mktemp("emulated-cluster") / "kubeconfig")
         yield ClusterUnderTest(path, emulator.kubeconfig_dict(), emulator)
 

@@ -43,6 +43,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
+COLLECTIONS_DIR = ROOT / ".cache" / "collections"
+COLLECTION = "ansible_collections.tekton_cd.pipeline"
 
 _RECORDER = '''
 import itertools
@@ -138,7 +140,8 @@ def run_tasks(tasks, *, tmp_path, kubeconfig=None, check=False, diff=False, extr
     results_file = workdir / "task-results.jsonl"
     results_file.unlink(missing_ok=True)
     playbook = workdir / "playbook.yml"
-    play = {"name": "tasks under test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}
+    play = {"name": "tasks under test", "hosts": "localhost", "gather_facts": False,
+            "collections": ["tekton_cd.pipeline"], "tasks": tasks}
     playbook.write_text(yaml.safe_dump([play], sort_keys=False))
 
     python = VENV_BIN / "python"
@@ -222,21 +225,16 @@ def task_runner(tmp_path, *, kubeconfig=None, env=None, environment=None):
 
 
 def use_project_module_utils():
-    """Let ``import ansible.module_utils.kube_…`` find plugins/module_utils in this process."""
-    import ansible.module_utils
-
-    path = str(ROOT / "plugins" / "module_utils")
-    if path not in ansible.module_utils.__path__:
-        ansible.module_utils.__path__.append(path)
+    """Let ``import ansible_collections.tekton_cd.pipeline.…`` find this checkout in this process
+    (through the link scripts/setup.d/collection.sh makes), as the collection loader does in Ansible."""
+    path = str(COLLECTIONS_DIR)
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 
 def load_module(name):
     """Import plugins/modules/<name>.py as a Python module (its handler, spec, docs)."""
-    import importlib.util
+    import importlib
 
     use_project_module_utils()
-    spec = importlib.util.spec_from_file_location(f"tekton_cd_module_{name}", ROOT / "plugins" / "modules" /
-                                                  f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"{COLLECTION}.plugins.modules.{name}")

@@ -3,6 +3,7 @@
   python -m emulator.ibmcloud start --state-dir DIR --kubeconfig KUBECONFIG [--cluster NAME]
   python -m emulator.ibmcloud stop  --state-dir DIR
   python -m emulator.ibmcloud serve --state-dir DIR --kubeconfig KUBECONFIG   (foreground)
+  python -m emulator.ibmcloud writes --state-dir DIR [--reset] [--json]   writes since the last reset
 
 KUBECONFIG is the admin kubeconfig of the cluster the fake's IKS cluster NAME (default "demo")
 stands for, e.g. the one `python -m emulator start` wrote. On the emulated cluster the API
@@ -10,7 +11,7 @@ key's IAM user gets its own token (group system:masters, as IKS maps the IAM Man
 cluster-admin); on another cluster the kubeconfig's own token stands in for it.
 
 DIR receives (mode 0600 where secret) ibmcloud.json (url, ca_file, account_id, cluster, api_key,
-env), ibmcloud.env (the same as shell variables: the endpoint variables the modules read and
+control_token, env), ibmcloud.env (the same as shell variables: the endpoint variables the modules read and
 IC_API_KEY), ibmcloud-ca.crt, ibmcloud.pid and ibmcloud.log. The API key is written nowhere else
 and never printed.
 """
@@ -28,6 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from emulator.controls import WRITES_SINCE_RESET, ControlEndpoint, writes_command
 from emulator.daemon import Daemon, command_parser, stop_requested
 
 STATE_FILE = "ibmcloud.json"
@@ -92,6 +94,7 @@ def serve(state_dir: Path, kubeconfig: Path, cluster_name: str, cluster_type: st
             "cluster_type": cluster_type,
             "registry_region": region,
             "api_key": cloud.api_key,
+            "control_token": cloud.control_token,
             "env": env,
         }
         _write_private(
@@ -110,14 +113,13 @@ def serve(state_dir: Path, kubeconfig: Path, cluster_name: str, cluster_type: st
 
 
 def _answers(state_dir: Path) -> bool:
-    """The server is up when its token endpoint answers (any HTTP status) over verified TLS."""
+    """The server is up when its controls answer over verified TLS (a control request: it leaves no
+    trace in the request log or the writes since reset)."""
     try:
         state = json.loads((state_dir / STATE_FILE).read_text())
-        context = ssl.create_default_context(cafile=state["ca_file"])
-        request = urllib.request.Request(state["url"] + "/identity/token", data=b"", method="POST")
-        urllib.request.urlopen(request, context=context, timeout=2).close()
-        return True
-    except urllib.error.HTTPError:
+        ControlEndpoint(state["url"], state["control_token"], ca_file=state["ca_file"]).call(
+            "GET", WRITES_SINCE_RESET
+        )
         return True
     except (OSError, ValueError, KeyError, ssl.SSLError):
         return False
@@ -149,6 +151,14 @@ def stop(state_dir: Path) -> int:
     return DAEMON.stop(state_dir)
 
 
+def control_endpoint(state_dir: Path) -> ControlEndpoint:
+    """The running fake's controls, from the state file `serve` wrote into DIR."""
+    if DAEMON.running_pid(state_dir) is None:
+        raise ValueError(f"no fake IBM Cloud is running from {state_dir}")
+    state = json.loads((state_dir / STATE_FILE).read_text())
+    return ControlEndpoint(url=state["url"], token=state["control_token"], ca_file=state["ca_file"])
+
+
 def _server_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--kubeconfig", required=True, type=Path,
                          help="admin kubeconfig of the cluster the fake's cluster points at")
@@ -166,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     state_dir = args.state_dir.resolve()
     if args.command == "stop":
         return stop(state_dir)
+    if args.command == "writes":
+        return writes_command("fake IBM Cloud", lambda: control_endpoint(state_dir), args.reset, args.json)
     handler = serve if args.command == "serve" else start
     return handler(
         state_dir, args.kubeconfig.resolve(), args.cluster, args.cluster_type, args.registry_region

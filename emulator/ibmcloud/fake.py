@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from emulator.controls import Controls
 from emulator.ibmcloud import models, responses, urls
 from emulator.server import BackgroundServer
 
@@ -70,7 +71,9 @@ class FakeIBMCloud:
     One account (`account_id`) with one valid API key (`api_key`); `add_cluster()` registers IKS or
     ROKS clusters whose kubeconfig points at `target`. A second account with `other_api_key` owns
     clusters and namespaces the first cannot see. Test controls: `fail_next()`,
-    `expire_access_tokens()`, `clock.advance()`, and `requests` (what was asked, what was answered).
+    `expire_access_tokens()`, `clock.advance()`, `requests` (what was asked, what was answered), and
+    `controls` (`writes_since_reset()`, `reset()`: the emulated cluster's controls API, also over
+    HTTP at /_emulator/ with `control_token`).
     """
 
     def __init__(
@@ -87,7 +90,18 @@ class FakeIBMCloud:
         self.containers = models.KubernetesServiceBackend(self.iam)
         self.registry = models.RegistryBackend(registry_region, self.clock)
         self.faults = models.FaultInjector()
-        self.backend = responses.Backend(self.iam, self.containers, self.registry, self.faults)
+        self.controls = Controls()
+        self.control_token = secrets.token_urlsafe(24)
+        self.backend = responses.Backend(
+            self.iam,
+            self.containers,
+            self.registry,
+            self.faults,
+            controls=self.controls,
+            control_token=self.control_token,
+        )
+        # A reset forgets what the shared controls do not hold themselves.
+        self.controls.on_reset += [self.backend.log.clear, self.faults.clear]
         self.api_key = secrets.token_urlsafe(33)
         self.identity = models.Identity(f"IBMid-{secrets.token_hex(5).upper()}", account_id)
         self.iam.add_api_key(self.api_key, self.identity)
@@ -163,7 +177,13 @@ class FakeIBMCloud:
 
     def secrets(self) -> list[str]:
         """Every secret value this fake knows or handed out: none may appear in logs or files."""
-        values = [self.api_key, self.other_api_key, self.target.token, self.target.admin_token]
+        values = [
+            self.api_key,
+            self.other_api_key,
+            self.target.token,
+            self.target.admin_token,
+            self.control_token,
+        ]
         return [v for v in values + self.iam.issued_tokens() if v and v != "not_supported"]
 
     def env(self) -> dict[str, str]:

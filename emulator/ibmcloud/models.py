@@ -469,3 +469,7 @@ class FaultInjector:
     def pending(self) -> int:
         with self._lock:
             return sum(entry[2] for entry in self._pending)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()

@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hmac
 import json
 import urllib.parse
 
 from aiohttp import web
 
+from emulator.controls import CONTROL_PREFIX, WRITES_SINCE_RESET, Controls
 from emulator.ibmcloud import exceptions
 from emulator.ibmcloud.models import (
     FaultInjector,
@@ -21,6 +23,10 @@ from emulator.ibmcloud.models import (
 )
 
 BACKEND_KEY = web.AppKey("ibmcloud_backend", object)
+# Who a request authenticated as (an IAM id), for the write log.
+CALLER_KEY = web.RequestKey("ibmcloud_caller", str)
+# POSTs that exchange credentials for a token and store nothing: queries, not writes.
+QUERY_PATHS = frozenset({"/identity/token"})
 
 
 @dataclasses.dataclass
@@ -40,6 +46,8 @@ class Backend:
     registry: RegistryBackend
     faults: FaultInjector
     log: list[LoggedRequest] = dataclasses.field(default_factory=list)
+    controls: Controls = dataclasses.field(default_factory=Controls)
+    control_token: str = ""  # the bearer token /_emulator/ requests must carry
 
 
 def service_of(path: str) -> str:
@@ -66,6 +74,8 @@ def _json_error(error: exceptions.IBMCloudFakeError, request: web.Request) -> we
 @web.middleware
 async def faults_and_log(request: web.Request, handler):
     backend: Backend = request.app[BACKEND_KEY]
+    if request.path.startswith(CONTROL_PREFIX):  # test controls: neither faulted nor logged
+        return await handler(request)
     service = service_of(request.path)
     status = backend.faults.take(service)
     if status is not None:
@@ -76,7 +86,31 @@ async def faults_and_log(request: web.Request, handler):
         except exceptions.IBMCloudFakeError as error:
             response = _json_error(error, request)
     backend.log.append(LoggedRequest(service, request.method, request.path, response.status))
+    backend.controls.record_write(
+        request.method,
+        request.path,
+        request.get(CALLER_KEY, ""),
+        response.status,
+        "query" if request.path in QUERY_PATHS else "write",
+    )
     return response
+
+
+async def control(request: web.Request) -> web.Response:
+    """`GET /_emulator/writes-since-reset` and `POST /_emulator/reset`, answered as the emulated
+    cluster answers them; only with the fake's control token."""
+    backend = _backend(request)
+    if not backend.control_token or not hmac.compare_digest(
+        _bearer(request).encode(), backend.control_token.encode()
+    ):
+        return web.json_response({"message": "emulator controls need the fake's control token"}, status=401)
+    action = request.match_info["action"]
+    if action == WRITES_SINCE_RESET and request.method == "GET":
+        return web.json_response(backend.controls.writes_since_reset())
+    if action == "reset" and request.method == "POST":
+        backend.controls.reset()
+        return web.json_response({"ok": True})
+    return web.json_response({"message": f"no emulator control {request.method} {request.path}"}, status=404)
 
 
 def _backend(request: web.Request) -> Backend:
@@ -109,6 +143,9 @@ async def iam_token(request: web.Request) -> web.Response:
         )
     form = {key: str(value) for key, value in (await request.post()).items()}
     answer = _backend(request).iam.token(form, _basic_credentials(request))
+    identity = _backend(request).iam.verify(answer.get("access_token", ""))
+    if identity is not None:
+        request[CALLER_KEY] = identity.iam_id
     return web.json_response(answer)
 
 
@@ -122,6 +159,7 @@ def _caller(request: web.Request) -> Identity:
     identity = _backend(request).iam.verify(token)
     if identity is None:
         raise exceptions.token_not_verified()
+    request[CALLER_KEY] = identity.iam_id
     return identity
 
 
@@ -218,6 +256,7 @@ def _registry_caller(request: web.Request) -> Identity:
     identity = _backend(request).iam.verify(_bearer(request)) if _bearer(request) else None
     if identity is None:
         raise exceptions.registry_unauthorized()
+    request[CALLER_KEY] = identity.iam_id
     if request.headers.get("Account", identity.account_id) != identity.account_id:
         raise exceptions.registry_account_mismatch()
     return identity

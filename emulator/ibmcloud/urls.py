@@ -20,6 +20,8 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/v1/namespaces", responses.list_namespaces),
         web.get("/api/v1/namespaces/details", responses.list_namespace_details),
         web.put("/api/v1/namespaces/{name}", responses.create_namespace),
+        web.get("/_emulator/{action}", responses.control),
+        web.post("/_emulator/{action}", responses.control),
     ]
 
 

@@ -106,6 +106,9 @@ def _validate(value, schema: dict, path: str, errors: list[FieldError], top: boo
                     reason="FieldValueTypeInvalid",
                 )
             )
+        elif isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+            message = f"{path} in body should match '{schema['pattern']}'"
+            errors.append(FieldError.invalid(path, value, message))
         return
     wanted = schema.get("type")
     if wanted and not _type_ok(value, wanted):
@@ -252,33 +255,81 @@ _SMD_EXPECTED = {
 
 
 def apply_type_error(value, schema: dict | None, path: str = "") -> str | None:
-    """The first type mismatch in an applied configuration, as structured-merge-diff reports it
-    while building the typed patch (`.spec.x: expected string, got …`); None when types fit."""
-    if not schema or value is None:
+    """What structured-merge-diff reports while building the typed patch of an applied
+    configuration: every type mismatch and every field the schema does not declare, one error as
+    is, several as an `errors:` list (`.spec.x: expected string, got …`); None when all fits."""
+    problems: list[str] = []
+    _apply_problems(value, schema, path, problems)
+    if not problems:
         return None
+    if len(problems) == 1:
+        return problems[0]
+    return "errors:\n  " + "\n  ".join(problems)
+
+
+def _apply_problems(value, schema: dict | None, path: str, problems: list[str]) -> None:
+    if not schema or value is None:
+        return
     if schema.get("x-kubernetes-int-or-string") or (
         not schema.get("type") and schema.get("x-kubernetes-preserve-unknown-fields")
     ):
-        return None
+        return
     wanted = schema.get("type")
     if wanted and not _type_ok(value, wanted) and not (wanted == "number" and isinstance(value, int)):
-        return f"{path}: expected {_SMD_EXPECTED.get(wanted, wanted)}, got {_go_unstructured(value)}"
+        expected = _SMD_EXPECTED.get(wanted, wanted)
+        problems.append(f"{path}: expected {expected}, got {_smd_shown(value, wanted)}")
+        return
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
         additional = schema.get("additionalProperties")
         for name, child in value.items():
-            sub = properties.get(name) or (additional if isinstance(additional, dict) else None)
             if path == "" and name in ("apiVersion", "kind", "metadata"):
                 continue
-            problem = apply_type_error(child, sub, f"{path}.{name}")
-            if problem:
-                return problem
+            sub = properties.get(name) or (additional if isinstance(additional, dict) else None)
+            if sub is None and name not in properties and not (
+                additional is True or schema.get("x-kubernetes-preserve-unknown-fields")
+            ):
+                problems.append(f"{path}.{name}: field not declared in schema")
+                continue
+            _apply_problems(child, sub, f"{path}.{name}", problems)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for n, item in enumerate(value):
-            problem = apply_type_error(item, schema["items"], f"{path}[{n}]")
-            if problem:
-                return problem
-    return None
+            _apply_problems(item, schema["items"], f"{path}[{n}]", problems)
+
+
+def _smd_shown(value, wanted: str) -> str:
+    """How structured-merge-diff prints the offending value: `%T` of the Go value for numerics,
+    `%#v` of its value wrapper for strings, `%v` of it for booleans, lists and maps."""
+    if wanted in ("integer", "number"):
+        return _go_type_name(value)
+    if wanted == "string":
+        return _go_unstructured(value)
+    return "&{" + _go_plain(value) + "}"
+
+
+def _go_type_name(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return "float64" if isinstance(value, float) else "int64"
+
+
+def _go_plain(value) -> str:
+    """Go's %v of an unstructured value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + " ".join(_go_plain(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go_plain(value[k])}" for k in sorted(value)) + "]"
+    return repr(value)
 
 
 def _go_unstructured(value) -> str:

@@ -12,12 +12,13 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from emulator.controls import Controls
+from emulator.controls import MUTATING_VERBS, WRITES_SINCE_RESET, Controls
 from emulator.kube import exceptions, openshift, protobuf, urls
 from emulator.kube.models import ClusterState, RequestContext, WatchEvent, denial_message
 from emulator.kube.rbac import ANONYMOUS, Attributes, Identity
 from emulator.kube.resources import ResourceType
 from emulator.kube.selectors import FieldSelector, LabelSelector
+from emulator.kube.writes import check_dry_run
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,18 @@ VERSION = {
     "platform": "linux/amd64",
 }
 DEFAULT_WATCH_TIMEOUT = 1800
+# What a request learned on its way, for the write log.
+IDENTITY_KEY = web.RequestKey("emulator_identity", Identity)
+DRY_RUN_KEY = web.RequestKey("emulator_dry_run", bool)
+QUERY_KEY = web.RequestKey("emulator_query", bool)
 RECONCILE_INTERVAL = 0.05
+# Which options object a write's query parameters (dryRun, fieldManager, …) are decoded into.
+OPTIONS_KIND = {
+    "POST": "CreateOptions",
+    "PUT": "UpdateOptions",
+    "PATCH": "PatchOptions",
+    "DELETE": "DeleteOptions",
+}
 
 
 def _json(body, status: int = 200, headers: dict | None = None) -> web.Response:
@@ -78,21 +90,38 @@ class KubeApi:
         if latency:
             await asyncio.sleep(latency)
         if fault == "reset":
+            self._record_write(request, None)
             if request.transport is not None:
                 request.transport.abort()
             raise ConnectionResetError("injected connection reset")
-        if fault == 429:
-            return _error(exceptions.too_many_requests())
-        if fault == 500:
-            return _error(exceptions.internal_error())
+        if fault in (429, 500):
+            response = _error(exceptions.too_many_requests() if fault == 429 else exceptions.internal_error())
+            self._record_write(request, response.status)
+            return response
         try:
-            identity = self._authenticate(request)
+            request[IDENTITY_KEY] = identity = self._authenticate(request)
             response = await self._dispatch(request, target, identity)
         except exceptions.ApiError as error:
-            return _error(error)
-        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            response = _error(error)
+        self._record_write(request, response.status)
+        if request.method in MUTATING_VERBS and response.status < 400:
             self._reconcile()
         return response
+
+    def _record_write(self, request: web.Request, status: int | None) -> None:
+        """The write log behind the "writes since reset" query: who wrote what, and whether it
+        could store anything (dry-run and review requests cannot)."""
+        if request.method not in MUTATING_VERBS:
+            return
+        identity = request.get(IDENTITY_KEY)
+        kind = "write"
+        if request.get(DRY_RUN_KEY):
+            kind = "dry-run"
+        elif request.get(QUERY_KEY):
+            kind = "query"
+        self.controls.record_write(
+            request.method, request.path, identity.user if identity else "", status, kind
+        )
 
     def _authenticate(self, request: web.Request) -> Identity:
         header = request.headers.get("Authorization", "")
@@ -113,7 +142,7 @@ class KubeApi:
 
             def again():
                 self._reconcile_handle = None
-                self.state._dirty = True
+                self.state.mark_dirty()
                 self._reconcile()
 
             self._reconcile_handle = loop.call_later(RECONCILE_INTERVAL, again)
@@ -318,11 +347,14 @@ class KubeApi:
             raise exceptions.method_not_allowed()
         ctx = RequestContext(
             identity=identity,
-            dry_run=self._dry_run(query),
+            dry_run=check_dry_run(query.getall("dryRun", []), OPTIONS_KIND.get(method, "CreateOptions")),
             field_manager=query.get("fieldManager", ""),
             default_manager=(request.headers.get("User-Agent") or "unknown").split("/")[0],
             field_validation=query.get("fieldValidation", "Warn"),
         )
+        request[DRY_RUN_KEY] = ctx.dry_run
+        # Reviews (access, token, self-subject) are create-only questions that store nothing.
+        request[QUERY_KEY] = rtype.virtual and rtype.plural.endswith("reviews")
         state = self.state
         if verb in ("list", "watch"):
             _check_list_options(query, verb)
@@ -403,7 +435,8 @@ class KubeApi:
         if (options or {}).get("orphanDependents") is True and not propagation:
             propagation = "Orphan"
         if options and options.get("dryRun"):
-            ctx.dry_run = ctx.dry_run or options["dryRun"] == ["All"]
+            ctx.dry_run = check_dry_run(list(options["dryRun"]), "DeleteOptions") or ctx.dry_run
+            request[DRY_RUN_KEY] = ctx.dry_run
         if verb == "deletecollection":
             return _json(
                 state.delete_collection(
@@ -472,7 +505,10 @@ class KubeApi:
     def _respond(self, obj: dict, status: int, ctx: RequestContext) -> web.Response:
         headers = None
         if ctx.warnings:
-            headers = {"Warning": ", ".join(f'299 - "{w}"' for w in ctx.warnings)}
+            # RFC 7234 warn-text is a quoted-string: quotes and backslashes inside are escaped.
+            headers = {"Warning": ", ".join(
+                '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in ctx.warnings
+            )}
         return _json(obj, status, headers)
 
     @staticmethod
@@ -492,19 +528,6 @@ class KubeApi:
         if method == "DELETE":
             return "deletecollection" if target.collection else "delete"
         raise exceptions.method_not_allowed()
-
-    @staticmethod
-    def _dry_run(query) -> bool:
-        values = query.getall("dryRun", [])
-        for value in values:
-            if value != "All":
-                raise exceptions.invalid(
-                    "CreateOptions",
-                    "meta.k8s.io",
-                    "",
-                    [exceptions.FieldError.not_supported("dryRun", value, ["All"])],
-                )
-        return bool(values)
 
     # ------------------------------------------------------------------ watch
 
@@ -617,6 +640,8 @@ class KubeApi:
             return _json([list(r) for r in self.controls.requests()])
         if action == "writes" and method == "GET":
             return _json([list(r) for r in self.controls.writes()])
+        if action == WRITES_SINCE_RESET and method == "GET":
+            return _json(self.controls.writes_since_reset())
         if action == "faults" and method == "POST":
             self.controls.fail_next(
                 body.get("verb"), body.get("path", ".*"), body.get("status", 500), int(body.get("count", 1))
@@ -630,7 +655,7 @@ class KubeApi:
             return _json({"ok": True})
         if action == "time" and method == "POST":
             self.state.clock.advance(float(body["advance"]))
-            self.state._dirty = True
+            self.state.mark_dirty()
             self._reconcile()
             return _json({"ok": True, "now": self.state.clock.stamp()})
         if action == "workloads" and method == "POST" and self.workloads is not None:
@@ -642,7 +667,7 @@ class KubeApi:
                 self.workloads.clear_failures()
             if "fail" in body:
                 self.workloads.fail(body["fail"]["kind"], body["fail"].get("name", ".*"))
-            self.state._dirty = True
+            self.state.mark_dirty()
             self._reconcile()
             return _json({"ok": True})
         if action == "tekton" and method == "POST" and self.tekton is not None:

@@ -73,7 +73,7 @@ class WorkloadSimulator:
         ctx = RequestContext(default_manager="kube-controller-manager")
         for group, plural in SIMULATED:
             rtype = state.registry.get(group, "v1", plural)
-            for obj in list(state._bucket(rtype).values()):
+            for obj in list(state.store.bucket(rtype).values()):
                 metadata = obj["metadata"]
                 if metadata.get("deletionTimestamp"):
                     continue

@@ -1,1 +1,2 @@
-"""Tekton Pipelines in the emulated cluster: the controller that runs PipelineRuns and TaskRuns."""
+"""Tekton Pipelines in the emulated cluster: the project's own CRDs for tekton.dev (installed on
+request, `EmulatedCluster(tekton=True)`), and the simulated Tekton controller."""

@@ -625,6 +625,9 @@ class TaskRunReconciler:
 
     @staticmethod
     def _write_status(state: ClusterState, rtype, obj: dict, status: dict) -> None:
+        # Tekton's TaskRunStatus.PodName has no omitempty, so every status it writes carries it (""
+        # before a pod exists), and the released CRD requires it.
+        status.setdefault("podName", "")
         state.update(
             rtype,
             obj["metadata"]["namespace"],

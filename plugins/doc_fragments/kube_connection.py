@@ -12,7 +12,7 @@ options:
     description:
       - The kubeconfig to use, either the path of a file (several paths joined with C(:) are merged
         like C($KUBECONFIG)) or the kubeconfig itself as a dictionary, for example the C(kubeconfig)
-        returned by M(ibmcloud_cluster_config).
+        returned by M(tekton_cd.pipeline.ibmcloud_cluster_config).
       - When neither O(kubeconfig) nor O(host) is set, the pod's service account is used inside a
         cluster, and C($KUBECONFIG) or C(~/.kube/config) elsewhere.
       - Can be set with the E(K8S_AUTH_KUBECONFIG) environment variable.

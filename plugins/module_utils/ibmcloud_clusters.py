@@ -17,8 +17,14 @@ import os
 import tempfile
 import urllib.parse
 
-from ansible.module_utils.ibmcloud_common import IBMCloudError, describe_error_body
-from ansible.module_utils.ibmcloud_iam import jwt_claims
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (
+    IBMCloudError,
+    describe_error_body,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import (
+    build_kubeconfig as token_kubeconfig,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import current_or_none
 
 OPENSHIFT_CLIENT = "openshift-challenging-client"
 
@@ -121,58 +127,25 @@ class KubernetesService:
         return config
 
 
-def _current(config, section, name):
-    for entry in config.get(section) or []:
-        if entry.get("name") == name:
-            return entry.get(section[:-1]) or {}
-    entries = config.get(section) or [{}]
-    return entries[0].get(section[:-1]) or {}
-
-
 def kubeconfig_parts(raw):
     """(server, ca_pem, token) from a kubeconfig as the Kubernetes Service returns it: the user
     authenticates with a token, or by OIDC with an id token (its refresh needs the IAM client
     secret, so the id token is used as a bearer token and the module is re-run to renew it)."""
-    context_name = raw.get("current-context")
-    context = _current(raw, "contexts", context_name) if context_name else {}
-    cluster = _current(raw, "clusters", context.get("cluster"))
-    user = _current(raw, "users", context.get("user"))
-    ca_data = cluster.get("certificate-authority-data")
-    ca_pem = base64.b64decode(ca_data).decode() if ca_data else None
-    token = user.get("token")
-    if not token:
-        provider = (user.get("auth-provider") or {}).get("config") or {}
-        token = provider.get("id-token")
-    if not cluster.get("server") or not token:
+    selected = current_or_none(raw)
+    if selected is None or not selected.token:
         raise IBMCloudError(
             "The kubeconfig returned by the Kubernetes Service has no server or no token user",
             hint="for a classic admin configuration (client certificates) use admin: false",
         )
-    return cluster["server"], ca_pem, token
+    ca_data = selected.cluster.get("certificate-authority-data")
+    return selected.server, base64.b64decode(ca_data).decode() if ca_data else None, selected.token
 
 
 def build_kubeconfig(cluster_name, server, ca_pem, token, namespace="default", user_name=None):
-    """A kubeconfig dict as kubectl writes it, with one cluster, user and context."""
-    cluster_fields = {"server": server}
-    if ca_pem:
-        cluster_fields["certificate-authority-data"] = base64.b64encode(ca_pem.encode()).decode()
-    user_name = user_name or f"{cluster_name}-user"
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "preferences": {},
-        "clusters": [{"name": cluster_name, "cluster": cluster_fields}],
-        "users": [{"name": user_name, "user": {"token": token}}],
-        "contexts": [{"name": cluster_name,
-                      "context": {"cluster": cluster_name, "user": user_name, "namespace": namespace}}],
-        "current-context": cluster_name,
-    }
-
-
-def token_expiration(token):
-    """Expiry (epoch seconds) of a JWT bearer token, or None for opaque tokens."""
-    exp = jwt_claims(token).get("exp")
-    return int(exp) if isinstance(exp, (int, float)) else None
+    """A kubeconfig dict (kube_config.build_kubeconfig) from the parts kubeconfig_parts returns."""
+    ca_data = base64.b64encode(ca_pem.encode()).decode() if ca_pem else None
+    return token_kubeconfig(cluster_name, server, user=user_name or f"{cluster_name}-user", token=token,
+                            namespace=namespace, ca_data=ca_data)
 
 
 class OpenShiftOAuth:

@@ -1,5 +1,5 @@
 """What every IBM Cloud module shares: endpoint options with their environment fallbacks, an HTTP
-transport that retries 429 / 5xx / dropped connections with bounded backoff, and IBM's error
+transport that retries 429 / 5xx / dropped connections by kube_retry's policy, and IBM's error
 bodies (IAM, Kubernetes Service, Container Registry, OpenShift OAuth) turned into one sentence.
 
 HTTP goes through `requests` (ibm-cloud-sdk-core cannot be installed next to kubernetes 37; see
@@ -8,11 +8,17 @@ docs/ibmcloud.md). Nothing here logs request bodies or headers: they carry the A
 
 from __future__ import annotations
 
-import email.utils
 import time
 import urllib.parse
 
 from ansible.module_utils.basic import env_fallback
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import TaskFailure
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_retry import (
+    IBMCLOUD_POLICY,
+    RetriesExhausted,
+    is_retriable_status,
+    send_with_retries,
+)
 
 try:
     import requests
@@ -32,32 +38,43 @@ COMMON_ARGUMENT_SPEC = dict(
     retries=dict(type="int", default=4),
 )
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_BACKOFF = 8.0
+# The same options for a module that also takes the Kubernetes connection options, whose api_key,
+# ca_cert and validate_certs are the cluster's: there the IBM Cloud ones carry an ibmcloud_ prefix.
+PREFIXED_OPTIONS = ("api_key", "ca_cert", "validate_certs")
+BESIDE_KUBE_ARGUMENT_SPEC = {(f"ibmcloud_{name}" if name in PREFIXED_OPTIONS else name): dict(option)
+                             for name, option in COMMON_ARGUMENT_SPEC.items()}
 
 
-class IBMCloudError(Exception):
+
+class IBMCloudError(TaskFailure):
     """A failed IBM Cloud call, as one sentence: what was asked, what the service answered (with
     IBM's error code and request id when it sent them) and, when known, what to do."""
 
     def __init__(self, message, status=None, code=None, request_id=None, hint=None):
-        self.status, self.code, self.request_id, self.hint = status, code, request_id, hint
+        self.code, self.request_id, self.hint = code, request_id, hint
         self.message = message
-        super().__init__(self.sentence())
+        super().__init__(self.sentence_of(message, status, code, request_id, hint), status=status)
+
+    def result_fields(self):
+        return {**super().result_fields(), **({"error_code": self.code} if self.code else {})}
 
     def sentence(self):
-        text = self.message.rstrip(".")
+        return self.msg
+
+    @staticmethod
+    def sentence_of(message, status, code, request_id, hint):
+        text = message.rstrip(".")
         details = []
-        if self.status is not None:
-            details.append(f"HTTP {self.status}")
-        if self.code:
-            details.append(self.code)
-        if self.request_id:
-            details.append(f"request id {self.request_id}")
+        if status is not None:
+            details.append(f"HTTP {status}")
+        if code:
+            details.append(code)
+        if request_id:
+            details.append(f"request id {request_id}")
         if details:
             text += f" ({', '.join(details)})"
-        if self.hint:
-            text += f"; {self.hint.rstrip('.')}"
+        if hint:
+            text += f"; {hint.rstrip('.')}"
         return text + "."
 
 
@@ -97,11 +114,10 @@ def describe_error_body(response):
 
 
 class Transport:
-    """`requests` with certificate options and bounded retries with exponential backoff on 429,
-    5xx and dropped connections; a Retry-After header is honoured up to MAX_BACKOFF seconds."""
+    """`requests` with certificate options; 429, 5xx and dropped connections are retried by the one
+    retry loop (kube_retry.send_with_retries) with IBMCLOUD_POLICY and `retries` more attempts."""
 
-    def __init__(self, validate_certs=True, ca_cert=None, timeout=30, retries=4, backoff=0.5,
-                 sleep=time.sleep):
+    def __init__(self, validate_certs=True, ca_cert=None, timeout=30, retries=4, sleep=time.sleep):
         if requests is None:
             raise IBMCloudError("The Python library 'requests' is not installed on the controller",
                                 hint="install it with pip install requests")
@@ -111,7 +127,7 @@ class Transport:
         self.verify = (ca_cert or True) if validate_certs else False
         self.timeout = timeout
         self.retries = retries
-        self.backoff = backoff
+        self.policy = IBMCLOUD_POLICY.with_retries(retries)
         self.sleep = sleep
         self.session = requests.Session()
         # trust_env would let a ~/.netrc entry replace the Authorization header; proxies from the
@@ -119,62 +135,45 @@ class Transport:
         self.session.trust_env = False
 
     def request(self, method, url, what, verify=None, **kwargs):
-        """Send, retrying what is worth retrying; `what` names the call for error sentences."""
+        """Send, retrying what is worth retrying (kube_retry's loop and IBMCLOUD_POLICY); `what`
+        names the call for error sentences. A retriable answer still there after the last attempt
+        is returned (the caller's `error` says how many attempts it took)."""
         kwargs.setdefault("timeout", self.timeout)
-        attempt = 0
-        while True:
-            try:
-                response = self.session.request(
-                    method, url, verify=self.verify if verify is None else verify,
-                    proxies=requests.utils.get_environ_proxies(url), **kwargs
-                )
-            except requests.exceptions.SSLError as error:
-                raise IBMCloudError(
-                    f"{what} failed: the TLS certificate of {_origin(url)} could not be verified ({error})",
-                    hint="set ca_cert (or IBMCLOUD_CA_CERT) to the CA bundle that signed it",
-                ) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
-                if attempt < self.retries:
-                    self.sleep(self._delay(attempt, None))
-                    attempt += 1
-                    continue
-                raise IBMCloudError(
-                    f"{what} failed: {_origin(url)} could not be reached after {attempt + 1} attempts "
-                    f"({type(error).__name__})",
-                    hint="check the endpoint option and the network (proxy, private endpoint)",
-                ) from None
-            if response.status_code in RETRYABLE_STATUSES and attempt < self.retries:
-                self.sleep(self._delay(attempt, response.headers.get("Retry-After")))
-                attempt += 1
-                continue
-            return response
 
-    def _delay(self, attempt, retry_after):
-        if retry_after is not None:
-            seconds = _retry_after_seconds(retry_after)
-            if seconds is not None:
-                return min(max(seconds, 0.0), MAX_BACKOFF)
-        return min(self.backoff * (2 ** attempt), MAX_BACKOFF)
+        def send():
+            response = self.session.request(method, url, verify=self.verify if verify is None else verify,
+                                            proxies=requests.utils.get_environ_proxies(url), **kwargs)
+            return response.status_code, response.headers, response
+
+        try:
+            return send_with_retries(send, self.policy, self.sleep, retriable_error=_dropped)[2]
+        except requests.exceptions.SSLError as error:
+            raise IBMCloudError(
+                f"{what} failed: the TLS certificate of {_origin(url)} could not be verified ({error})",
+                hint="set ca_cert (or IBMCLOUD_CA_CERT) to the CA bundle that signed it",
+            ) from None
+        except RetriesExhausted as exhausted:
+            if exhausted.error is None:
+                return exhausted.body
+            raise IBMCloudError(
+                f"{what} failed: {_origin(url)} could not be reached after {exhausted.attempts} attempts "
+                f"({type(exhausted.error).__name__})",
+                hint="check the endpoint option and the network (proxy, private endpoint)",
+            ) from None
 
     def error(self, what, response, hint=None):
         """IBMCloudError for a response that is not what the caller needed."""
         message, code, request_id = describe_error_body(response)
-        if response.status_code in RETRYABLE_STATUSES:
+        if is_retriable_status(response.status_code):
             hint = hint or f"still failing after {self.retries + 1} attempts; try again later"
         return IBMCloudError(f"{what} failed: {message}", status=response.status_code, code=code,
                              request_id=request_id, hint=hint)
 
 
-def _retry_after_seconds(value):
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return moment.timestamp() - time.time()
+def _dropped(error):
+    """A connection that failed or timed out (retried), not a certificate refused (final)."""
+    return (isinstance(error, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
+            and not isinstance(error, requests.exceptions.SSLError))
 
 
 def _origin(url):
@@ -182,24 +181,15 @@ def _origin(url):
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def transport_from_params(params, sleep=time.sleep):
+def transport_from_params(params, sleep=time.sleep, prefix=""):
+    """The Transport for a module's options (``prefix="ibmcloud_"`` for BESIDE_KUBE_ARGUMENT_SPEC)."""
     return Transport(
-        validate_certs=params["validate_certs"],
-        ca_cert=params.get("ca_cert"),
+        validate_certs=params[f"{prefix}validate_certs"],
+        ca_cert=params.get(f"{prefix}ca_cert"),
         timeout=params["timeout"],
         retries=params["retries"],
         sleep=sleep,
     )
-
-
-def return_secret(module, result, key, value, what):
-    """Put a secret (``what``, for the warning) into ``result[key]`` only for a task that sets
-    no_log: true, so that it never reaches task output or logs; otherwise warn how to get it."""
-    if module.no_log:
-        result[key] = value
-    else:
-        module.warn(f"The {what} is left out of the result because the task does not set no_log: true; "
-                    f"set it on the task to receive {key}.")
 
 
 def require_api_key(params):

@@ -7,12 +7,11 @@ we only read which account and identity the key belongs to.
 
 from __future__ import annotations
 
-import base64
 import datetime
-import json
 import time
 
-from ansible.module_utils.ibmcloud_common import IBMCloudError
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import IBMCloudError
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import jwt_claims
 
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 # IAM hands refresh tokens (needed by the Kubernetes Service to mint a cluster id token) only to a
@@ -20,19 +19,6 @@ APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"
 # IBM's Terraform provider use.
 CLI_CLIENT = ("bx", "bx")
 REFRESH_MARGIN = 60  # seconds: a token this close to expiry is refreshed before use
-
-
-def jwt_claims(token):
-    """The claims of a JWT, unverified; {} when the token is not a JWT."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (ValueError, TypeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 class TokenSet:

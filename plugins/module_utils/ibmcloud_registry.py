@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-from ansible.module_utils.ibmcloud_common import IBMCloudError, resolve_endpoint
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (
+    IBMCloudError,
+    resolve_endpoint,
+)
 
 GLOBAL_REGISTRY = "icr.io"
 
@@ -30,6 +33,7 @@ REGISTRY_HOSTS = {
     "eu-es": "es.icr.io",
 }
 
+HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 NAMESPACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{2,28}[a-z0-9]$")
 
 
@@ -41,6 +45,15 @@ def registry_host(region):
         raise IBMCloudError(f"Registry region {region!r} is not known",
                             hint=f"use one of {known}, or set cr_endpoint for another registry")
     return host
+
+
+def check_registry_host(option, host):
+    """KubeError.invalid naming ``option`` unless ``host`` (if given) is a host[:port]."""
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError
+
+    if host and not HOST.match(host):
+        raise KubeError.invalid(option, f"{host!r} is not a host name",
+                                "give a host (and port) without scheme or path, e.g. private.us.icr.io")
 
 
 def registry_api_url(region, endpoint=None):
@@ -106,3 +119,40 @@ class ContainerRegistry:
         if response.status_code not in (200, 201):
             raise self.iam.transport.error(what, response)
         return True
+
+
+REGISTRY_USER = "iamapikey"
+DEFAULT_REGION = "us-south"
+
+
+def registry_hosts(region=None, host=None, include_global=True):
+    """The registry hosts a pull secret names: ``host`` (else the region's), then icr.io."""
+    hosts = [host or registry_host(region or DEFAULT_REGION)]
+    if include_global and GLOBAL_REGISTRY not in hosts:
+        hosts.append(GLOBAL_REGISTRY)
+    return hosts
+
+
+def docker_config(hosts, api_key):
+    """The .dockerconfigjson document; serialised the same way every run, so a no-op stays one."""
+    import base64
+    import json
+
+    auth = base64.b64encode(f"{REGISTRY_USER}:{api_key}".encode()).decode()
+    auths = {host: {"username": REGISTRY_USER, "password": api_key, "auth": auth} for host in hosts}
+    return json.dumps({"auths": auths}, sort_keys=True, separators=(",", ":"))
+
+
+def ensure_registry_namespace(transport, *, iam_endpoint, api_key, region, cr_endpoint, name,
+                              resource_group=None, check_mode=False):
+    """{"name", "created"} after making sure the registry namespace ``name`` exists."""
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (
+        DEFAULT_IAM_ENDPOINT,
+    )
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_iam import IAMClient
+
+    validate_namespace_name(name)
+    iam = IAMClient(transport, resolve_endpoint(iam_endpoint, DEFAULT_IAM_ENDPOINT, "iam_endpoint"), api_key)
+    api_url = registry_api_url(region or DEFAULT_REGION, cr_endpoint)
+    registry = ContainerRegistry(iam, api_url, iam.current().account_id, resource_group)
+    return {"name": name, "created": registry.ensure_namespace(name, check_mode=check_mode)}

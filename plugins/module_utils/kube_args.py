@@ -63,7 +63,7 @@ def requested(params, list_option, item_options, *, one=None, shared=()):
     element is, for the message) the single form needs a ``name``; without, it has none. Mixing the
     forms, or giving neither, raises KubeError naming the option.
     """
-    from ansible.module_utils.kube_errors import KubeError
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError
 
     named = ("name",) if one else ()
     elements = params.get(list_option)

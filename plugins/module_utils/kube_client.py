@@ -31,20 +31,30 @@ KubeError sentence (kube_errors).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-from ansible.module_utils.kube_errors import (
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import (
+    KubeconfigProblem,
+    select_context,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import (
     KubeError,
     describe_api_answer,
     describe_transport_failure,
     not_served,
 )
-from ansible.module_utils.kube_retry import DEFAULT_POLICY, RetriesExhausted, send_with_retries
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_retry import (
+    DEFAULT_POLICY,
+    RetriesExhausted,
+    send_with_retries,
+)
 
 CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 60
@@ -95,6 +105,8 @@ class Credentials:
     password: str | None = None
     proxy_url: str | None = None
     token_provider: object = field(default=None, repr=False)  # () -> token, for exec/auth providers
+    kubeconfig: object = field(default=None, repr=False)  # the kubeconfig used: path(s) or dict
+    context: str | None = None  # its context, when one was named
 
     def authorization(self):
         if self.token_provider is not None:
@@ -212,7 +224,7 @@ class KubeClient:
                 connection.request(method, url, body=payload, headers=headers)
                 response = connection.getresponse()
                 if stream and 200 <= response.status < 300:
-                    return response.status, dict(response.getheaders()), response
+                    return response.status, dict(response.getheaders()), OpenStream(response, connection)
                 data = response.read()
             except Exception:
                 connection.close()
@@ -257,10 +269,27 @@ class KubeClient:
         return describe_transport_failure(exc, action=action, target=target, url=self.server,
                                           attempts=attempts)
 
-    def watch_events(self, path, *, query, timeout, action, target):
+    def request_text(self, method, path, *, action, target, query=None, timeout=READ_TIMEOUT):
+        """Send and return the body as text (a pod's log); a non-2xx answer raises KubeError."""
+        try:
+            status, _headers, data = self.send(method, path, query=query, timeout=timeout)
+        except RetriesExhausted as exc:
+            if exc.error is not None:
+                raise self.transport_failure(exc.error, action, target, exc.attempts) from None
+            raise describe_api_answer(exc.status, exc.body, action=action, target=target,
+                                      attempts=exc.attempts) from None
+        except Exception as exc:
+            raise self.transport_failure(exc, action, target) from None
+        if not 200 <= status < 300:
+            raise describe_api_answer(status, data, action=action, target=target)
+        return data.decode("utf-8", errors="replace")
+
+    def watch_events(self, path, *, query, timeout, action, target, on_open=None):
         """Yield the events of one WATCH request (dicts with type/object) until the server ends it.
 
         The server ends a watch after ``timeoutSeconds``; a read timeout on our side ends it too.
+        ``on_open(stream)`` receives the open stream, whose ``interrupt()`` ends the watch from another
+        thread (a reader blocked on the socket returns at once).
         """
         query = [*query, ("watch", "true"), ("timeoutSeconds", str(max(1, int(timeout))))]
         try:
@@ -273,12 +302,16 @@ class KubeClient:
             raise self.transport_failure(exc, action, target) from None
         if not 200 <= status < 300:
             raise describe_api_answer(status, response, action=action, target=target)
+        if on_open is not None:
+            on_open(response)
+        import http.client
+
         try:
             while True:
                 try:
                     line = response.readline()
-                except (TimeoutError, OSError, ValueError):
-                    return  # the stream broke off; the caller lists again and re-watches
+                except (TimeoutError, OSError, ValueError, http.client.HTTPException):
+                    return  # the stream broke off (or was closed); the caller lists again and re-watches
                 if not line:
                     return
                 if line.strip():
@@ -340,6 +373,20 @@ class KubeClient:
             cache.store_served(served)
         return api_version in served
 
+    def ca_bundle(self):
+        """The CA bundle this connection trusts (PEM bytes), or None if it uses the system store."""
+        credentials = self.credentials
+        if credentials.ca_data:
+            return credentials.ca_data.encode()
+        if not credentials.ca_file:
+            return None
+        try:
+            with open(credentials.ca_file, "rb") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise KubeError(f"Could not read the connection's CA bundle {credentials.ca_file}: "
+                            f"{exc.strerror}; set ca_cert_data to the cluster's CA.") from None
+
     # -- the kubernetes package, for code that needs it ----------------------------------------
 
     def kubernetes_api_client(self):
@@ -360,6 +407,31 @@ class KubeClient:
                 configuration.api_key = {"authorization": authorization}
             self._api_client = ApiClient(configuration)
         return self._api_client
+
+
+class OpenStream:
+    """A streaming answer (a watch) on a connection of its own: ``readline`` reads it and ``close``
+    ends it (from the reading thread); ``interrupt`` may be called from any other thread and makes a
+    reader waiting on the socket see the end of the stream at once."""
+
+    def __init__(self, response, connection):
+        self.response = response
+        self.connection = connection
+
+    def readline(self):
+        return self.response.readline()
+
+    def interrupt(self):
+        import socket
+
+        sock = self.connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed by the server or by the reader
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self):
+        self.response.close()
+        self.connection.close()
 
 
 def cache_dir():
@@ -416,8 +488,9 @@ class DiscoveryCache:
         self._save()
 
     def _save(self):
-        # Parallel forks share the file: write a private temp file, then rename over.
-        temp = f"{self.path}.{os.getpid()}.tmp"
+        # Parallel forks and threads (access reviews ask in parallel) share the file: write a
+        # temp file private to this process and thread, then rename it over.
+        temp = f"{self.path}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             with open(temp, "w") as handle:
@@ -425,16 +498,31 @@ class DiscoveryCache:
             os.replace(temp, self.path)
         except OSError:
             # A cache that cannot be written only costs the next run a discovery request.
-            if os.path.exists(temp):
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
 
 
 # -- credentials ------------------------------------------------------------------------------
 
 
+class NoClusterConfigured(KubeError):
+    """None of the connection options, the pod's service account or a default kubeconfig is there."""
+
+
+class MissingKubeconfig(KubeError):
+    """The kubeconfig named (option, K8S_AUTH_KUBECONFIG or KUBECONFIG) is not a file."""
+
+    def __init__(self, paths, msg=None):
+        super().__init__(msg or KubeError.invalid("kubeconfig", f"no kubeconfig file at {paths}",
+                                                  "give the path of an existing kubeconfig file").msg)
+        self.paths = paths
+
+
 def load_credentials(params):
     """Credentials for the connection options (kubeconfig, context, host, api_key, ...)."""
     kubeconfig = params.get("kubeconfig")
+    if isinstance(kubeconfig, str) and not kubeconfig.strip():
+        kubeconfig = None  # an empty K8S_AUTH_KUBECONFIG (or option) means "not set", as for KUBECONFIG
     host = params.get("host")
     if kubeconfig is not None:
         credentials = _from_kubeconfig(kubeconfig, params.get("context"))
@@ -444,9 +532,16 @@ def load_credentials(params):
             os.path.join(SERVICE_ACCOUNT_DIR, "token")):
         credentials = _in_cluster()
     else:
-        default = os.environ.get("KUBECONFIG") or os.path.join(os.path.expanduser("~"), ".kube", "config")
-        if not any(os.path.exists(os.path.expanduser(p)) for p in default.split(os.pathsep) if p):
-            raise KubeError(
+        named = os.environ.get("KUBECONFIG", "").strip()
+        default = named or os.path.join(os.path.expanduser("~"), ".kube", "config")
+        # A KUBECONFIG that names no file is an error about that file (as with the option);
+        # only when nothing at all is configured is there "no cluster".
+        if named and not any(os.path.isfile(os.path.expanduser(p)) for p in named.split(os.pathsep) if p):
+            raise MissingKubeconfig(named, f"No cluster to talk to: KUBECONFIG names {named}, which is not a "
+                                           "kubeconfig file; correct KUBECONFIG, or set the kubeconfig "
+                                           "option (K8S_AUTH_KUBECONFIG), or host and api_key.")
+        if not named and not os.path.exists(default):
+            raise NoClusterConfigured(
                 "No cluster to talk to: set the kubeconfig option (or K8S_AUTH_KUBECONFIG/KUBECONFIG), "
                 "or host and api_key, or run inside a pod with a service account."
             )
@@ -493,26 +588,21 @@ def _from_kubeconfig(kubeconfig, context_name):
     else:
         raise KubeError.invalid("kubeconfig", f"{type(kubeconfig).__name__} given",
                                 "give a file path or a kubeconfig dictionary")
-    named = {key: {e.get("name"): e for e in config.get(key) or [] if isinstance(e, dict)}
-             for key in ("contexts", "clusters", "users")}
-    wanted = context_name or config.get("current-context")
-    choices = sorted(str(n) for n in named["contexts"] if n)
-    if not wanted:
-        raise KubeError.invalid("context", f"{source} has no current-context",
-                                f"set context to one of {choices}")
-    if wanted not in named["contexts"]:
-        raise KubeError.invalid("context", f"{source} has no context named {wanted!r}",
-                                f"use one of {choices}")
-    context = named["contexts"][wanted].get("context") or {}
+    try:
+        selected = select_context(config, context_name)
+    except KubeconfigProblem as problem:
+        if problem.what == "cluster":
+            raise KubeError(f"The cluster {problem.cluster!r} named by context "
+                            f"{context_name or config.get('current-context')!r} of {source} is missing "
+                            "or has no server; fix that kubeconfig.") from None
+        fix = "set context to one of" if problem.what == "no-current-context" else "use one of"
+        raise KubeError.invalid("context", f"{source} has {str(problem).removeprefix('it has ')}",
+                                f"{fix} {list(problem.choices)}") from None
+    wanted, cluster, user = selected.name, selected.cluster, selected.user
     where = f"context {wanted!r} of {source}"
-    cluster = (named["clusters"].get(context.get("cluster")) or {}).get("cluster")
-    if not isinstance(cluster, dict) or not cluster.get("server"):
-        raise KubeError(f"The cluster {context.get('cluster')!r} named by {where} is missing or has no "
-                        "server; fix that kubeconfig.")
-    user = (named["users"].get(context.get("user")) or {}).get("user") or {}
     credentials = Credentials(server=cluster["server"], source=where,
                               verify=not cluster.get("insecure-skip-tls-verify", False),
-                              proxy_url=cluster.get("proxy-url"))
+                              proxy_url=cluster.get("proxy-url"), kubeconfig=kubeconfig, context=context_name)
     if cluster.get("certificate-authority-data"):
         credentials.ca_data = _decode(cluster["certificate-authority-data"], where).decode()
     elif cluster.get("certificate-authority"):
@@ -575,8 +665,7 @@ def _read_kubeconfig_files(paths):
     files = [os.path.expanduser(p) for p in paths.split(os.pathsep) if p]
     readable = [p for p in files if os.path.isfile(p)]
     if not readable:
-        raise KubeError.invalid("kubeconfig", f"no kubeconfig file at {paths}",
-                                "give the path of an existing kubeconfig file")
+        raise MissingKubeconfig(paths)
     for path in readable:
         try:
             with open(path) as handle:

@@ -26,13 +26,25 @@ COMPONENT_OF_GROUP = {
 }
 
 
-class KubeError(Exception):
-    """A failure the user can act on; ``msg`` is the one sentence to show."""
+class TaskFailure(Exception):
+    """Every failure a task reports: ``msg`` is the one sentence to show (what, where, what to do).
+    kube_runner's funnel turns it into the task's ``failed`` result, with ``result_fields``."""
 
-    def __init__(self, msg, *, status=None, reason=None, retriable=False):
+    def __init__(self, msg, *, status=None):
         super().__init__(msg)
         self.msg = msg
         self.status = status
+
+    def result_fields(self):
+        """Machine-readable details returned beside ``msg`` (only those that are set)."""
+        return {"status": self.status} if self.status else {}
+
+
+class KubeError(TaskFailure):
+    """A Kubernetes API (or module input) failure the user can act on."""
+
+    def __init__(self, msg, *, status=None, reason=None, retriable=False):
+        super().__init__(msg, status=status)
         self.reason = reason
         self.retriable = retriable
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from ansible.module_utils.kube_errors import KubeError
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError
 
 RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

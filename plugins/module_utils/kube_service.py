@@ -14,6 +14,10 @@
     service.update("v1", "ServiceAccount", "builder", "ns", mutate)   # GET + PUT, re-read on 409
     service.delete("v1", "Namespace", "ci", wait=True, timeout=120)
     service.wait_for("v1", "Namespace", "ci", condition="status.phase == 'Active'", timeout=60)
+    for key, event, obj in service.follow({"runs": Selection("tekton.dev/v1", "PipelineRun", "ci",
+                                                            label_selector="app=x")}, timeout=600):
+        ...                                              # LISTED, then every watch event, until break
+    service.log("build-pod", "ci", container="step-push", tail_lines=20)   # a pod's log, as text
 
 Apply is server-side apply with field manager ``tekton-cd``. Before writing, the live object is
 read; when it already holds every desired value and our manager's managedFields entry owns
@@ -31,8 +35,8 @@ import json
 import time
 from dataclasses import dataclass
 
-from ansible.module_utils.kube_errors import KubeError, object_ref
-from ansible.module_utils.kube_retry import retry_on_conflict
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_retry import retry_on_conflict
 
 FIELD_MANAGER = "tekton-cd"
 HIDDEN = "<hidden>"
@@ -235,6 +239,12 @@ class KubeService:
         self.client = client
         self.check_mode = check_mode
         self.field_manager = field_manager
+        # Check mode only: namespaces found missing by require_namespaces, whose objects apply predicts.
+        self.absent_namespaces = set()
+
+    def with_field_manager(self, field_manager):
+        """A KubeService on the same connection that writes under another field manager."""
+        return KubeService(self.client, check_mode=self.check_mode, field_manager=field_manager)
 
     def resource(self, api_version, kind):
         return self.client.resource(api_version, kind)
@@ -284,6 +294,8 @@ class KubeService:
         """Server-side apply one object; ``live``/``live_known`` skip the read when the caller has it."""
         desired = strip_none(desired)
         api_version, kind, name, namespace = _identity(desired)
+        if namespace in self.absent_namespaces:
+            return Change(True, None, desired)  # a dry run would be refused (404): predict it
         if not live_known:
             live = self.get(api_version, kind, name, namespace)
         if is_noop(desired, live, self.field_manager):
@@ -301,6 +313,11 @@ class KubeService:
             changed = (after.get("metadata") or {}).get("resourceVersion") != live["metadata"].get(
                 "resourceVersion")
         return Change(changed, live, after)
+
+    def delete_all(self, objects, live):
+        """Delete ``objects`` (named ones will do) whose live state ``live`` (read_all) holds; one
+        Change per object, in order, unchanged for those already absent."""
+        return [self.delete(*_identity(obj), live=live.of(obj), live_known=True) for obj in objects]
 
     def read_all(self, objects, *, label_selector=None):
         """The live state of ``objects`` (dicts with apiVersion, kind and metadata.name, e.g. the
@@ -339,6 +356,38 @@ class KubeService:
         return [namespace for namespace in sorted(candidates)
                 if self.get("v1", "Namespace", namespace) is None]
 
+    def require_namespaces(self, objects, live, *, fix="create it first (module k8s_namespace)",
+                           failure=None):
+        """The rule every module follows for a namespace that ``objects`` go into and that does not
+        exist, checked before any write. A real run fails: KubeError 'Cannot create <the first
+        object bound there>: the namespace "<name>" does not exist; <fix>.' (or ``failure(namespace)``).
+        Check mode warns instead (namespace_missing_warning), since an earlier task of the same run
+        may only have pretended to create it; ``apply`` then shows the objects bound there as they
+        would be sent. Returns the warnings, one per missing namespace."""
+        missing = self.missing_namespaces(objects, live)
+        if missing and not self.check_mode:
+            namespace = missing[0]
+            first = next(obj for obj in objects if obj["metadata"].get("namespace") == namespace)
+            target = object_ref(first["kind"], first["metadata"]["name"], namespace)
+            raise KubeError(failure(namespace) if failure else
+                            f'Cannot create {target}: the namespace "{namespace}" does not exist; {fix}.',
+                            status=404, reason="NotFound")
+        self.absent_namespaces.update(missing)
+        return [namespace_missing_warning(namespace) for namespace in missing]
+
+    def require_existing(self, objects, live, *, failure, warning):
+        """The same rule for objects a task edits but does not create (a service account to link a
+        Secret to): a missing one fails a real run with KubeError ``failure(target)``, and is a
+        warning ``warning(target)`` in check mode (target: how messages name the object)."""
+        warnings = []
+        for obj in objects:
+            if live.of(obj) is None:
+                target = object_ref(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+                if not self.check_mode:
+                    raise KubeError(failure(target), status=404, reason="NotFound")
+                warnings.append(warning(target))
+        return warnings
+
     def _key(self, obj):
         """(apiVersion, kind, name, namespace) of an object, namespace None for a cluster-scoped kind."""
         api_version, kind, name, namespace = _identity(obj)
@@ -363,16 +412,33 @@ class KubeService:
         return self._call("POST", api_version, kind, name=name, namespace=namespace, action="create",
                           query=query, body=body, collection=True)
 
-    def update(self, api_version, kind, name, namespace, mutate):
-        """Read, let ``mutate(copy)`` edit it (in place, or return a new dict), PUT it back if it
-        differs; a stale write (409) re-reads and tries again.
+    def request_token(self, name, namespace, *, lifetime, audiences=None):
+        """(token, expirationTimestamp) of a bound token for a service account (TokenRequest). Sent
+        in check mode too: it stores nothing (the caller decides whether to ask)."""
+        spec = {"expirationSeconds": lifetime, **({"audiences": list(audiences)} if audiences else {})}
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+        answer = self.create(body, namespace=namespace, dry_run=False,
+                             subresource_of=("v1", "ServiceAccount", name, "token"))
+        status = answer.get("status") or {}
+        if not status.get("token"):
+            account = object_ref("ServiceAccount", name, namespace)
+            raise KubeError(f"The API server issued no token for {account} (its TokenRequest answer has "
+                            "no status.token); check the API server's service "
+                            "account token settings (--service-account-issuer and signing key).")
+        return status["token"], status.get("expirationTimestamp")
+
+    def update(self, api_version, kind, name, namespace, mutate, *, live=None):
+        """Read (or take ``live``, what the caller read already), let ``mutate(copy)`` edit it (in
+        place, or return a new dict), PUT it back if it differs; a stale write (409) re-reads and
+        tries again. The no-op check before an update: nothing is sent when ``mutate`` changes nothing.
 
         For fields server-side apply cannot own well (e.g. adding to a list others also edit).
         Returns a Change; a missing object raises KubeError.
         """
+        known = [live] if live is not None else []
 
         def attempt():
-            live = self.get(api_version, kind, name, namespace)
+            live = known.pop() if known else self.get(api_version, kind, name, namespace)
             if live is None:
                 raise KubeError(f"Could not update {object_ref(kind, name, namespace)}: it does not exist; "
                                 "create it first.", status=404, reason="NotFound")
@@ -390,9 +456,11 @@ class KubeService:
         return retry_on_conflict(attempt)
 
     def delete(self, api_version, kind, name, namespace=None, *, wait=False, timeout=120,
-               propagation_policy="Background"):
-        """Delete if present (changed=False if absent); ``wait`` watches until it is gone."""
-        live = self.get(api_version, kind, name, namespace)
+               propagation_policy="Background", live=None, live_known=False):
+        """Delete if present (changed=False if absent); ``wait`` watches until it is gone;
+        ``live``/``live_known`` skip the read when the caller has it (read_all)."""
+        if not live_known:
+            live = self.get(api_version, kind, name, namespace)
         if live is None:
             return Change(False, None, None)
         query = [("propagationPolicy", propagation_policy), *self._dry_run()]
@@ -404,6 +472,16 @@ class KubeService:
             self.wait_gone(api_version, kind, name, namespace, timeout=timeout,
                            uid=live["metadata"].get("uid"))
         return Change(True, live, None)
+
+    def log(self, pod, namespace, *, container=None, tail_lines=None):
+        """The log of a pod's container as text (``tail_lines``: only the last lines)."""
+        resource = self.resource("v1", "Pod")
+        query = [(key, str(value)) for key, value in (("container", container), ("tailLines", tail_lines))
+                 if value is not None]
+        text = self.client.request_text("GET", resource.path(pod, namespace, "log"), query=query,
+                                        action="read the log of", target=object_ref("Pod", pod, namespace))
+        lines = text.splitlines()
+        return "\n".join(lines[-tail_lines:] if tail_lines else lines)
 
     # -- waits ---------------------------------------------------------------------------------
 
@@ -425,6 +503,92 @@ class KubeService:
             lambda obj: obj is None or (uid is not None and obj["metadata"].get("uid") != uid),
             "be deleted",
         )
+
+    def follow(self, selections, *, timeout):
+        """Every change to several selections of objects, as they happen, until ``timeout`` s pass.
+
+        ``selections`` maps a key of the caller's to a Selection (kind, namespace, label and field
+        selectors). Yields ``(key, event_type, obj)``: first ``LISTED`` for each object one LIST of
+        each selection finds, then ``ADDED`` / ``MODIFIED`` / ``DELETED`` from a WATCH of each
+        (from the LIST's resourceVersion, so nothing is missed or seen twice); the caller stops
+        when its condition holds (leaving the loop closes the watches). A watch the server ends is
+        resumed from the last version seen; one that expired (410) is listed again (``LISTED``
+        again). Nothing polls: the requests are one LIST and one WATCH per selection.
+
+        The watches are read on threads of their own (each on its own connection) and merged; the
+        LISTs go over this service's connection, from the caller's thread only.
+        """
+        import queue
+        import threading
+
+        deadline = time.monotonic() + timeout
+        events = queue.Queue()
+        stopping = threading.Event()
+        streams, threads = {}, []
+
+        def opened(key, stream):
+            streams[key] = stream
+            if stopping.is_set():  # the caller left while this watch was being opened
+                stream.interrupt()
+
+        def watch(key, selection, version):
+            resource = self.resource(selection.api_version, selection.kind)
+            path = resource.path(None, selection.namespace if resource.namespaced else None)
+            target = object_ref(selection.kind, None, selection.namespace)
+            while not stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                query = [*selection.query(), ("allowWatchBookmarks", "true"), ("resourceVersion", version)]
+                try:
+                    for event in self.client.watch_events(
+                            path, query=query, timeout=remaining, action="watch", target=target,
+                            on_open=lambda stream: opened(key, stream)):
+                        if event.get("type") == "ERROR":
+                            events.put((key, "RELIST", None))  # typically 410: the version expired
+                            return
+                        version = ((event.get("object") or {}).get("metadata") or {}).get(
+                            "resourceVersion") or version
+                        if event.get("type") != "BOOKMARK":
+                            events.put((key, event.get("type"), event.get("object")))
+                except KubeError as exc:
+                    if not stopping.is_set():
+                        events.put((key, "FAILED", exc))
+                    return
+
+        def start(key):
+            selection = selections[key]
+            listed = self._list(selection.api_version, selection.kind, selection.namespace,
+                                selection.label_selector, selection.field_selector)
+            thread = threading.Thread(target=watch, args=(key, selection, listed["resourceVersion"]),
+                                      daemon=True, name=f"watch {key}")
+            threads.append(thread)
+            thread.start()
+            return [(key, "LISTED", item) for item in listed["items"]]
+
+        try:
+            for key in selections:
+                yield from start(key)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                try:
+                    key, event_type, obj = events.get(timeout=remaining)
+                except queue.Empty:
+                    return
+                if event_type == "FAILED":
+                    raise obj
+                if event_type == "RELIST":
+                    yield from start(key)
+                    continue
+                yield key, event_type, obj
+        finally:
+            stopping.set()
+            for stream in list(streams.values()):
+                stream.interrupt()
+            for thread in threads:
+                thread.join(timeout=5)
 
     def _watch_until(self, api_version, kind, name, namespace, timeout, done, description):
         resource = self.resource(api_version, kind)
@@ -480,6 +644,28 @@ def _summary(obj):
     return "present, " + "; ".join(parts) if parts else "present"
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Objects of one kind that KubeService.follow watches: a namespace (None: all, or a
+    cluster-scoped kind), and optional label and field selectors."""
+
+    api_version: str
+    kind: str
+    namespace: str | None = None
+    label_selector: str | None = None
+    field_selector: str | None = None
+
+    def query(self):
+        return [(key, value) for key, value in (("labelSelector", self.label_selector),
+                                                ("fieldSelector", self.field_selector)) if value]
+
+
+def namespace_missing_warning(namespace):
+    """The one check-mode sentence for a namespace that does not exist (yet)."""
+    return (f'Namespace "{namespace}" does not exist (yet): what goes into it is shown as it would be '
+            "sent; a real run needs it created first (module k8s_namespace).")
+
+
 def named(api_version, kind, name, namespace=None):
     """An object that only names one: what read_all reads or a check refers to, when there is
     nothing of it to apply (a ClusterRole to bind, a Secret whose content is not decided yet)."""
@@ -496,3 +682,25 @@ def _identity(obj):
             f"An object to apply lacks {', '.join(missing)}; give apiVersion, kind and metadata.name."
         )
     return obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")
+
+
+def linking(fields, secret):
+    """A mutate for KubeService.update that adds a reference to Secret ``secret`` to the service
+    account lists ``fields`` (imagePullSecrets, secrets), keeping the entries others added."""
+    def mutate(account):
+        for field in fields:
+            entries = account.get(field) or []
+            if not any(entry.get("name") == secret for entry in entries):
+                account[field] = [*entries, {"name": secret}]
+    return mutate
+
+
+def unlinking(fields, secret):
+    """The mutate that takes the references ``linking`` adds out again."""
+    def mutate(account):
+        for field in fields:
+            entries = account.get(field) or []
+            kept = [entry for entry in entries if entry.get("name") != secret]
+            if len(kept) != len(entries):
+                account[field] = kept
+    return mutate

@@ -15,7 +15,7 @@ description:
   - Retries 429, 5xx and dropped connections with exponential backoff, at most O(retries) times.
 version_added: "0.1.0"
 extends_documentation_fragment:
-  - ibmcloud_connection
+  - tekton_cd.pipeline.ibmcloud_connection
 notes:
   - Uses the Python library C(requests) on the controller.
   - See docs/ibmcloud.md for endpoints, private endpoints and how secrets are kept out of output.
@@ -25,7 +25,7 @@ author:
 
 EXAMPLES = r"""
 - name: Log in to IBM Cloud with the API key from IC_API_KEY
-  ibmcloud_auth:
+  tekton_cd.pipeline.ibmcloud_auth:
   register: ibmcloud_login
 
 - name: Show the account the key belongs to
@@ -33,7 +33,7 @@ EXAMPLES = r"""
     msg: "Account {{ ibmcloud_login.account_id }}, token valid until {{ ibmcloud_login.expires_at }}"
 
 - name: Get an access token for later API calls (kept out of the output)
-  ibmcloud_auth:
+  tekton_cd.pipeline.ibmcloud_auth:
     api_key: "{{ vault_ibmcloud_api_key }}"
     iam_endpoint: https://private.iam.cloud.ibm.com
   no_log: true
@@ -76,30 +76,29 @@ access_token:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible.module_utils.ibmcloud_common import (  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (  # noqa: E402
     COMMON_ARGUMENT_SPEC,
     DEFAULT_IAM_ENDPOINT,
-    IBMCloudError,
     require_api_key,
     resolve_endpoint,
-    return_secret,
     transport_from_params,
 )
-from ansible.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import ModuleDeclaration  # noqa: E402
+
+
+def ensure(params, check_mode):
+    endpoint = resolve_endpoint(params["iam_endpoint"], DEFAULT_IAM_ENDPOINT, "iam_endpoint")
+    tokens = IAMClient(transport_from_params(params), endpoint, require_api_key(params)).current()
+    return {"changed": False, **tokens.facts(), "access_token": tokens.access_token}
+
+
+MODULE = ModuleDeclaration(COMMON_ARGUMENT_SPEC, ensure, kube_connection=False,
+                           secret_results={"access_token": "access token"})
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(COMMON_ARGUMENT_SPEC), supports_check_mode=True)
-    try:
-        endpoint = resolve_endpoint(module.params["iam_endpoint"], DEFAULT_IAM_ENDPOINT, "iam_endpoint")
-        iam = IAMClient(transport_from_params(module.params), endpoint, require_api_key(module.params))
-        tokens = iam.current()
-    except IBMCloudError as error:
-        module.fail_json(msg=str(error), status=error.status, error_code=error.code)
-    result = dict(changed=False, **tokens.facts())
-    return_secret(module, result, "access_token", tokens.access_token, "access token")
-    module.exit_json(**result)
+    MODULE.main()
 
 
 if __name__ == "__main__":

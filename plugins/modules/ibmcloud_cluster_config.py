@@ -65,7 +65,7 @@ options:
       - Defaults to E(IBMCLOUD_OPENSHIFT_OAUTH_ENDPOINT).
     type: str
 extends_documentation_fragment:
-  - ibmcloud_connection
+  - tekton_cd.pipeline.ibmcloud_connection
 notes:
   - Uses the Python libraries C(requests) and C(PyYAML) on the controller.
   - O(ca_cert) is for the IBM Cloud endpoints only; the cluster's own CA comes from the Kubernetes
@@ -77,24 +77,24 @@ author:
 
 EXAMPLES = r"""
 - name: Get a kubeconfig for the cluster (kept in memory, out of the output)
-  ibmcloud_cluster_config:
+  tekton_cd.pipeline.ibmcloud_cluster_config:
     cluster: my-iks-cluster
   no_log: true
   register: cluster_login
 
 - name: Use it with a Kubernetes module of this project
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     kubeconfig: "{{ cluster_login.kubeconfig }}"
     name: tekton-pipelines
 
 - name: Read only the facts (Ingress subdomain for the application's routes)
-  ibmcloud_cluster_config:
+  tekton_cd.pipeline.ibmcloud_cluster_config:
     cluster: my-roks-cluster
     region: eu-de
   register: cluster_facts
 
 - name: Write an admin kubeconfig for kubectl
-  ibmcloud_cluster_config:
+  tekton_cd.pipeline.ibmcloud_cluster_config:
     cluster: my-iks-cluster
     admin: true
     dest: "{{ playbook_dir }}/.kube/admin.yml"
@@ -142,49 +142,49 @@ import os  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback  # noqa: E402
-from ansible.module_utils.ibmcloud_clusters import (  # noqa: E402
+import yaml  # noqa: E402
+from ansible.module_utils.basic import env_fallback  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_clusters import (  # noqa: E402
     KubernetesService,
     OpenShiftOAuth,
     build_kubeconfig,
     cluster_facts,
     kubeconfig_parts,
-    token_expiration,
 )
-from ansible.module_utils.ibmcloud_common import (  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (  # noqa: E402
     COMMON_ARGUMENT_SPEC,
     DEFAULT_CS_ENDPOINT,
     DEFAULT_IAM_ENDPOINT,
     IBMCloudError,
     require_api_key,
     resolve_endpoint,
-    return_secret,
     transport_from_params,
 )
-from ansible.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
-
-try:
-    import yaml
-except ImportError:
-    yaml = None
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import (  # noqa: E402
+    current_or_none,
+    hide_tokens,
+    token_expiry,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import ModuleDeclaration  # noqa: E402
 
 KEEP_TOKEN_MARGIN = 600  # seconds a token on disk must still be valid to be kept
+ARGUMENT_SPEC = {
+    **COMMON_ARGUMENT_SPEC,
+    "cluster": {"type": "str", "required": True, "aliases": ["name"]},
+    "resource_group": {"type": "str"},
+    "region": {"type": "str"},
+    "admin": {"type": "bool", "default": False},
+    "namespace": {"type": "str", "default": "default"},
+    "dest": {"type": "path"},
+    "cs_endpoint": {"type": "str", "fallback": (env_fallback, ["IBMCLOUD_CS_API_ENDPOINT"])},
+    "openshift_oauth_endpoint": {"type": "str",
+                                 "fallback": (env_fallback, ["IBMCLOUD_OPENSHIFT_OAUTH_ENDPOINT"])},
+}
 
 
 def argument_spec():
-    spec = dict(COMMON_ARGUMENT_SPEC)
-    spec.update(
-        cluster=dict(type="str", required=True, aliases=["name"]),
-        resource_group=dict(type="str"),
-        region=dict(type="str"),
-        admin=dict(type="bool", default=False),
-        namespace=dict(type="str", default="default"),
-        dest=dict(type="path"),
-        cs_endpoint=dict(type="str", fallback=(env_fallback, ["IBMCLOUD_CS_API_ENDPOINT"])),
-        openshift_oauth_endpoint=dict(type="str",
-                                      fallback=(env_fallback, ["IBMCLOUD_OPENSHIFT_OAUTH_ENDPOINT"])),
-    )
-    return spec
+    return ARGUMENT_SPEC
 
 
 def fetch(params):
@@ -196,10 +196,9 @@ def fetch(params):
     cs_endpoint = resolve_endpoint(params["cs_endpoint"], DEFAULT_CS_ENDPOINT, "cs_endpoint",
                                    strip_suffix="/global")
     service = KubernetesService(iam, cs_endpoint, params["resource_group"])
-    info = service.get_cluster(params["cluster"], params["region"])
-    facts = cluster_facts(info)
+    facts = cluster_facts(service.get_cluster(params["cluster"], params["region"]))
     server, ca_pem, token = kubeconfig_parts(service.raw_kubeconfig(facts["id"], params["admin"]))
-    expiry = token_expiration(token)
+    expiry = token_expiry(token)
     if facts["type"] == "openshift" and not params["admin"]:
         oauth = OpenShiftOAuth(transport, api_key)
         endpoint = params["openshift_oauth_endpoint"]
@@ -216,24 +215,8 @@ def fetch(params):
     return facts, kubeconfig, expiry
 
 
-def _redacted(config):
-    """The kubeconfig with token values replaced, for comparisons and diffs."""
-    if not isinstance(config, dict):
-        return config
-    copy = dict(config)
-    copy["users"] = [
-        {**user, "user": {key: ("<redacted>" if key == "token" else value)
-                          for key, value in (user.get("user") or {}).items()}}
-        for user in config.get("users") or [] if isinstance(user, dict)
-    ]
-    return copy
-
-
-def _token_of(config):
-    try:
-        return config["users"][0]["user"]["token"]
-    except (KeyError, IndexError, TypeError):
-        return None
+def token_of(config):
+    return getattr(current_or_none(config), "token", None)
 
 
 def plan_write(dest, kubeconfig):
@@ -242,17 +225,14 @@ def plan_write(dest, kubeconfig):
         with open(dest) as stream:
             existing = yaml.safe_load(stream)
         mode = os.stat(dest).st_mode & 0o777
-    except FileNotFoundError:
-        return True, None, kubeconfig
     except (OSError, yaml.YAMLError):
         return True, None, kubeconfig
-    if _redacted(existing) != _redacted(kubeconfig):
+    if hide_tokens(existing) != hide_tokens(kubeconfig):
         return True, existing, kubeconfig
-    old_token = _token_of(existing)
-    old_expiry = token_expiration(old_token) if old_token else None
-    keep = old_token == _token_of(kubeconfig) or (
-        old_expiry is not None and old_expiry - time.time() >= KEEP_TOKEN_MARGIN
-    )
+    old_token = token_of(existing)
+    old_expiry = token_expiry(old_token)
+    keep = old_token == token_of(kubeconfig) or (old_expiry is not None
+                                                 and old_expiry - time.time() >= KEEP_TOKEN_MARGIN)
     if keep:
         return mode != 0o600, existing, existing
     return True, existing, kubeconfig
@@ -274,33 +254,33 @@ def write_private(dest, kubeconfig):
         raise
 
 
-def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if yaml is None and module.params["dest"]:
-        module.fail_json(msg="The Python library PyYAML is needed to write dest; "
-                             "install it with pip install PyYAML.")
-    try:
-        facts, kubeconfig, expiry = fetch(module.params)
-        result = dict(changed=False, cluster=facts, token_expiration=expiry)
-        dest = module.params["dest"]
-        if dest:
-            needs_write, existing, kept = plan_write(dest, kubeconfig)
-            kubeconfig = kept
-            result.update(dest=dest, token_expiration=token_expiration(_token_of(kept) or "") or expiry)
-            if needs_write:
-                result["changed"] = True
-                if module._diff:
-                    result["diff"] = dict(before=_redacted(existing) or {}, after=_redacted(kubeconfig),
-                                          before_header=dest, after_header=dest)
-                if not module.check_mode:
+def ensure(params, check_mode):
+    facts, kubeconfig, expiry = fetch(params)
+    result = {"changed": False, "cluster": facts, "token_expiration": expiry}
+    dest = params["dest"]
+    if dest:
+        needs_write, existing, kubeconfig = plan_write(dest, kubeconfig)
+        result.update(dest=dest, token_expiration=token_expiry(token_of(kubeconfig)) or expiry)
+        if needs_write:
+            result["changed"] = True
+            result["diff"] = {"before": hide_tokens(existing) or {}, "after": hide_tokens(kubeconfig),
+                              "before_header": dest, "after_header": dest}
+            if not check_mode:
+                try:
                     write_private(dest, kubeconfig)
-    except IBMCloudError as error:
-        module.fail_json(msg=str(error), status=error.status, error_code=error.code)
-    except OSError as error:
-        module.fail_json(msg=f"Could not write dest {module.params['dest']!r}: {error.strerror}; "
-                             "check the path and its permissions.")
-    return_secret(module, result, "kubeconfig", kubeconfig, "kubeconfig (it holds a token)")
-    module.exit_json(**result)
+                except OSError as error:
+                    raise IBMCloudError(f"Could not write dest {dest!r}: {error.strerror}",
+                                        hint="check the path and its permissions") from error
+    result["kubeconfig"] = kubeconfig
+    return result
+
+
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure, kube_connection=False,
+                           secret_results={"kubeconfig": "kubeconfig (it holds a token)"})
+
+
+def main():
+    MODULE.main()
 
 
 if __name__ == "__main__":

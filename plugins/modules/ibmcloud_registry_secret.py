@@ -125,7 +125,7 @@ options:
     type: int
     default: 4
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 notes:
   - The IBM Cloud options carry an C(ibmcloud_) prefix where the Kubernetes connection options
     (O(api_key), O(validate_certs), O(ca_cert)) already use the plain name.
@@ -143,7 +143,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Let the builder push to us.icr.io/health-images with the key from IC_API_KEY
-  ibmcloud_registry_secret:
+  tekton_cd.pipeline.ibmcloud_registry_secret:
     kubeconfig: "{{ kube_connection.kubeconfig }}"
     name: icr-credentials
     namespaces: [health-ci]
@@ -153,7 +153,7 @@ EXAMPLES = r"""
     registry_namespace: health-images
 
 - name: Pull secret for the application namespace only, for the private registry endpoint
-  ibmcloud_registry_secret:
+  tekton_cd.pipeline.ibmcloud_registry_secret:
     name: icr-pull
     namespaces: [health]
     service_accounts:
@@ -164,7 +164,7 @@ EXAMPLES = r"""
     include_global_registry: false
 
 - name: Remove the registry credentials
-  ibmcloud_registry_secret:
+  tekton_cd.pipeline.ibmcloud_registry_secret:
     name: icr-credentials
     namespaces: [health-ci]
     service_accounts:
@@ -212,16 +212,35 @@ diff:
 """
 
 import base64  # noqa: E402
-import copy  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
 
 from ansible.module_utils.basic import env_fallback  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import check_labels, check_namespace_name, is_dns_subdomain  # noqa: E402
-from ansible.module_utils.kube_runner import run_module  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (  # noqa: E402
+    BESIDE_KUBE_ARGUMENT_SPEC,
+    transport_from_params,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_registry import (  # noqa: E402
+    check_registry_host,
+    docker_config,
+    ensure_registry_namespace,
+    registry_hosts,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_labels,
+    check_namespace_name,
+    is_dns_subdomain,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    connect_service,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import (  # noqa: E402
+    Change,
+    linking,
+    named,
+    unlinking,
+)
 
-REGISTRY_USER = "iamapikey"
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
 # Service-account edits go through read-modify-write under their own manager: imagePullSecrets is
 # one atomic value for server-side apply, so applying it would take over the whole list.
@@ -243,22 +262,11 @@ ARGUMENT_SPEC = {
     "resource_group": {"type": "str"},
     "labels": {"type": "dict", "default": {}},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "ibmcloud_api_key": {"type": "str", "no_log": True,
-                         "fallback": (env_fallback, ["IC_API_KEY", "IBMCLOUD_API_KEY"])},
-    "iam_endpoint": {"type": "str", "fallback": (env_fallback, ["IBMCLOUD_IAM_API_ENDPOINT"])},
+    **BESIDE_KUBE_ARGUMENT_SPEC,
     "cr_endpoint": {"type": "str", "fallback": (env_fallback, ["IBMCLOUD_CR_API_ENDPOINT"])},
-    "ibmcloud_ca_cert": {"type": "path", "fallback": (env_fallback, ["IBMCLOUD_CA_CERT"])},
-    "ibmcloud_validate_certs": {"type": "bool", "default": True},
-    "timeout": {"type": "int", "default": 30},
-    "retries": {"type": "int", "default": 4},
 }
 
-DEFAULT_REGION = "us-south"
-HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
-MISSING_NAMESPACE = object()  # read_secrets' mark for a namespace that does not exist (check mode)
 
-
-# -- input -------------------------------------------------------------------------------------
 
 def validate(params):
     """Every input problem, before any call; raises KubeError with the first."""
@@ -280,237 +288,93 @@ def validate(params):
                                     f"{params['namespaces']}",
                                     "add it to namespaces, since the Secret must exist where the account is")
     check_labels("labels", params["labels"])
-    if params["registry_host"] and not HOST.match(params["registry_host"]):
-        raise KubeError.invalid("registry_host", f"{params['registry_host']!r} is not a host name",
-                                "give a host (and port) without scheme or path, e.g. private.us.icr.io")
-
-
-def linked_accounts(params):
-    """(namespace, name) of every service account to attach to, in order, without repeats."""
-    targets = []
-    for account in params["service_accounts"]:
-        for namespace in [account["namespace"]] if account.get("namespace") else params["namespaces"]:
-            if (namespace, account["name"]) not in targets:
-                targets.append((namespace, account["name"]))
-    return targets
-
-
-def registry_hosts(params):
-    from ansible.module_utils.ibmcloud_registry import GLOBAL_REGISTRY, registry_host
-
-    region = params["region"] or DEFAULT_REGION
-    host = params["registry_host"] or registry_host(region)
-    hosts = [host]
-    if params["include_global_registry"] and GLOBAL_REGISTRY not in hosts:
-        hosts.append(GLOBAL_REGISTRY)
-    return hosts
-
-
-def docker_config(hosts, api_key):
-    """The .dockerconfigjson document; serialised the same way every run, so a no-op stays one."""
-    auth = base64.b64encode(f"{REGISTRY_USER}:{api_key}".encode()).decode()
-    auths = {host: {"username": REGISTRY_USER, "password": api_key, "auth": auth} for host in hosts}
-    return json.dumps({"auths": auths}, sort_keys=True, separators=(",", ":"))
-
-
-def desired_secret(params, namespace, config):
-    metadata = {"name": params["name"], "namespace": namespace}
-    if params["labels"]:
-        metadata["labels"] = dict(params["labels"])
-    return {
-        "apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": SECRET_TYPE,
-        "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
-    }
-
-
-# -- IBM Cloud ---------------------------------------------------------------------------------
-
-def ensure_registry_namespace(params, api_key, check_mode):
-    """{"name", "created"} after making sure the registry namespace exists."""
-    from ansible.module_utils.ibmcloud_common import DEFAULT_IAM_ENDPOINT, Transport, resolve_endpoint
-    from ansible.module_utils.ibmcloud_iam import IAMClient
-    from ansible.module_utils.ibmcloud_registry import (
-        ContainerRegistry,
-        registry_api_url,
-        validate_namespace_name,
-    )
-
-    name = params["registry_namespace"]
-    validate_namespace_name(name)
-    transport = Transport(validate_certs=params["ibmcloud_validate_certs"],
-                          ca_cert=params["ibmcloud_ca_cert"], timeout=params["timeout"],
-                          retries=params["retries"])
-    iam_url = resolve_endpoint(params["iam_endpoint"], DEFAULT_IAM_ENDPOINT, "iam_endpoint")
-    iam = IAMClient(transport, iam_url, api_key)
-    api_url = registry_api_url(params["region"] or DEFAULT_REGION, params["cr_endpoint"])
-    registry = ContainerRegistry(iam, api_url, iam.current().account_id, params["resource_group"])
-    return {"name": name, "created": registry.ensure_namespace(name, check_mode=check_mode)}
-
-
-def require_api_key(params):
-    if not params["ibmcloud_api_key"]:
+    check_registry_host("registry_host", params["registry_host"])
+    if params["state"] == "present" and not params["ibmcloud_api_key"]:
         raise KubeError.invalid("ibmcloud_api_key", "no IBM Cloud API key was given",
                                 "set ibmcloud_api_key or the IC_API_KEY / IBMCLOUD_API_KEY environment "
                                 "variable")
-    return params["ibmcloud_api_key"]
 
 
-# -- Kubernetes --------------------------------------------------------------------------------
-
-def _link(fields, secret):
-    def mutate(account):
-        for field in fields:
-            entries = account.get(field) or []
-            if not any(entry.get("name") == secret for entry in entries):
-                account[field] = [*entries, {"name": secret}]
-    return mutate
-
-
-def _unlink(fields, secret):
-    def mutate(account):
-        for field in fields:
-            entries = account.get(field) or []
-            kept = [entry for entry in entries if entry.get("name") != secret]
-            if len(kept) != len(entries):
-                account[field] = kept
-    return mutate
+def linked_accounts(params):
+    """The service accounts to attach to (named objects), in order, without repeats."""
+    targets = []
+    for account in params["service_accounts"]:
+        for namespace in [account["namespace"]] if account.get("namespace") else params["namespaces"]:
+            target = named("v1", "ServiceAccount", account["name"], namespace)
+            targets += [target] if target not in targets else []
+    return targets
 
 
-def read_accounts(service, params):
-    """Live service accounts by (namespace, name), read before anything is written; a missing one
-    fails a real run (with state=present) and is a warning in check mode."""
-    from ansible.module_utils.kube_service import named
-
-    wanted = [named("v1", "ServiceAccount", name, namespace) for namespace, name in linked_accounts(params)]
-    found = service.read_all(wanted)  # a GET per namespace with one account, else a LIST
-    live, warnings = {}, []
-    for stub in wanted:
-        namespace, name = stub["metadata"]["namespace"], stub["metadata"]["name"]
-        account = found.of(stub)
-        if account is not None:
-            live[(namespace, name)] = account
-        elif params["state"] == "absent":
-            continue
-        elif service.check_mode:
-            warnings.append(f"{object_ref('ServiceAccount', name, namespace)} does not exist (yet): "
-                            "a real run needs it created first (k8s_service_account or the "
-                            "pipeline_accounts role).")
-        else:
-            target = object_ref("ServiceAccount", name, namespace)
-            raise KubeError(f"Cannot attach Secret \"{params['name']}\" to {target}: the account "
-                            "does not exist; create it first (k8s_service_account or the "
-                            "pipeline_accounts role), or drop it from service_accounts.",
-                            status=404, reason="NotFound")
-    return live, warnings
+def desired_secret(params, namespace, config):
+    metadata = {"name": params["name"], "namespace": namespace,
+                **({"labels": dict(params["labels"])} if params["labels"] else {})}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": SECRET_TYPE,
+            "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}}
 
 
-def edit_accounts(service, params, live, mutate):
-    """[((namespace, name), Change)] after applying `mutate` to each linked account; only an
-    account that `mutate` really changes is written (read again and PUT, re-read on 409)."""
-    from ansible.module_utils.kube_service import Change
-
-    changes = []
-    for target in linked_accounts(params):
-        account = live.get(target)
-        if account is None:  # absent already, or (check mode) not created yet
-            changes.append((target, Change(params["state"] == "present", None, None)))
-            continue
-        wanted = copy.deepcopy(account)
-        mutate(wanted)
-        if wanted == account:
-            changes.append((target, Change(False, account, account)))
-        else:
-            namespace, name = target
-            changes.append((target, service.update("v1", "ServiceAccount", name, namespace, mutate)))
-    return changes
+def edit_accounts(service, params, accounts, live, mutate):
+    """One Change per linked account; only an account that ``mutate`` really changes is written."""
+    return [service.update("v1", "ServiceAccount", *named_in(account), mutate, live=live.of(account))
+            if live.of(account) is not None else Change(params["state"] == "present", None, None)
+            for account in accounts]
 
 
-def read_secrets(service, params):
-    """Live Secrets by namespace, read before anything is written; a missing namespace fails a
-    real run (with state=present) and is a warning in check mode."""
-    from ansible.module_utils.kube_service import named
-
-    wanted = [named("v1", "Secret", params["name"], namespace) for namespace in params["namespaces"]]
-    found = service.read_all(wanted)
-    live = {stub["metadata"]["namespace"]: found.of(stub) for stub in wanted}
-    if params["state"] == "absent":
-        return live, []
-    warnings = []
-    for namespace in service.missing_namespaces(wanted, found):
-        target = object_ref("Secret", params["name"], namespace)
-        if not service.check_mode:
-            raise KubeError(f"Cannot create {target}: the namespace \"{namespace}\" does not exist; "
-                            "create it first (k8s_namespace or the pipeline_accounts role).")
-        warnings.append(f"Namespace \"{namespace}\" does not exist (yet): {target} is shown as it would "
-                        "be sent; a real run needs the namespace created first.")
-        live[namespace] = MISSING_NAMESPACE
-    return live, warnings
-
-
-def apply_secrets(service, params, live, config):
-    from ansible.module_utils.kube_service import Change
-
-    changes = []
-    for namespace in params["namespaces"]:
-        desired = desired_secret(params, namespace, config)
-        if live[namespace] is MISSING_NAMESPACE:
-            changes.append(Change(True, None, desired))
-        else:
-            changes.append(service.apply(desired, live=live[namespace], live_known=True))
-    return changes
+def named_in(obj):
+    return obj["metadata"]["name"], obj["metadata"]["namespace"]
 
 
 def ensure(params, check_mode):
-    from ansible.module_utils.ibmcloud_common import IBMCloudError
-    from ansible.module_utils.kube_client import connect
-    from ansible.module_utils.kube_service import KubeService
-
     validate(params)
-    try:
-        hosts = registry_hosts(params)
-        api_key = require_api_key(params) if params["state"] == "present" else None
-    except IBMCloudError as error:
-        raise KubeError(str(error), status=error.status) from None
+    hosts = registry_hosts(params["region"], params["registry_host"], params["include_global_registry"])
     result = {"registry_host": hosts[0], "registry_hosts": hosts}
     if params["registry_namespace"]:
         result["image_prefix"] = f"{hosts[0]}/{params['registry_namespace']}"
-
     # Everything that could stop the run is found before the first write, on either side.
-    client = connect(params)
-    secrets_service = KubeService(client, check_mode=check_mode)
-    accounts_service = KubeService(client, check_mode=check_mode, field_manager=LINK_FIELD_MANAGER)
-    live_secrets, warnings = read_secrets(secrets_service, params)
-    live_accounts, account_warnings = read_accounts(accounts_service, params)
-
+    secrets_service = connect_service(params, check_mode)
+    accounts_service = secrets_service.with_field_manager(LINK_FIELD_MANAGER)
+    secrets = [named("v1", "Secret", params["name"], namespace) for namespace in params["namespaces"]]
+    accounts = linked_accounts(params)
+    live = secrets_service.read_all(secrets + accounts)  # a GET per namespace and kind with one name
+    warnings = [] if params["state"] == "absent" else secrets_service.require_namespaces(
+        secrets, live, fix="create it first (k8s_namespace or the pipeline_accounts role)")
+    warnings += [] if params["state"] == "absent" else secrets_service.require_existing(
+        accounts, live, warning=lambda target: f"{target} does not exist (yet): a real run needs it created "
+        "first (k8s_service_account or the pipeline_accounts role).",
+        failure=lambda target: f"Cannot attach Secret \"{params['name']}\" to {target}: the account does not "
+        "exist; create it first (k8s_service_account or the pipeline_accounts role), or drop it from "
+        "service_accounts.")
+    link_fields = params["link_fields"]
     if params["state"] == "present":
         if params["registry_namespace"]:
-            try:
-                result["registry_namespace"] = ensure_registry_namespace(params, api_key, check_mode)
-            except IBMCloudError as error:
-                raise KubeError(str(error), status=error.status) from None
-        secret_changes = apply_secrets(secrets_service, params, live_secrets, docker_config(hosts, api_key))
-        account_changes = edit_accounts(accounts_service, params, live_accounts,
-                                        _link(params["link_fields"], params["name"]))
+            where = {option: params[option]
+                     for option in ("iam_endpoint", "region", "cr_endpoint", "resource_group")}
+            result["registry_namespace"] = ensure_registry_namespace(
+                transport_from_params(params, prefix="ibmcloud_"), api_key=params["ibmcloud_api_key"],
+                name=params["registry_namespace"], check_mode=check_mode, **where)
+        config = docker_config(hosts, params["ibmcloud_api_key"])
+        secret_changes = [secrets_service.apply(desired_secret(params, named_in(secret)[1], config),
+                                                live=live.of(secret), live_known=True) for secret in secrets]
+        account_changes = edit_accounts(accounts_service, params, accounts, live,
+                                        linking(link_fields, params["name"]))
     else:
         # Detach first, so no account is left naming a Secret that is gone.
-        account_changes = edit_accounts(accounts_service, params, live_accounts,
-                                        _unlink(params["link_fields"], params["name"]))
-        secret_changes = [secrets_service.delete("v1", "Secret", params["name"], namespace)
-                          for namespace in params["namespaces"]]
-    changes = secret_changes + [change for _target, change in account_changes]
-    result.update(
-        changed=any(change.changed for change in changes),
-        secrets=[change.result for change in secret_changes if change.result is not None],
-        service_accounts=[{"name": name, "namespace": namespace, "changed": change.changed}
-                          for (namespace, name), change in account_changes],
-        diff=[change.diff() for change in changes if change.changed],
-        warnings=warnings + account_warnings,
-    )
-    return result
+        account_changes = edit_accounts(accounts_service, params, accounts, live,
+                                        unlinking(link_fields, params["name"]))
+        secret_changes = secrets_service.delete_all(secrets, live)
+    changes = secret_changes + account_changes
+    return {**result, "changed": any(change.changed for change in changes),
+            "secrets": [change.result for change in secret_changes if change.result is not None],
+            "service_accounts": [dict(zip(("name", "namespace"), named_in(account), strict=True),
+                                      changed=change.changed)
+                                 for account, change in zip(accounts, account_changes, strict=True)],
+            "diff": [change.diff() for change in changes if change.changed], "warnings": warnings}
+
+
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
 
 
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,13 @@ description:
   - Several identities are reviewed in one task with O(reviews).
   - There is no batch review in the API; from six distinct questions on, the reviews are sent over
     four connections at once.
+  - With O(record), a passing review is remembered in a ConfigMap together with a fingerprint of
+    every Role, ClusterRole, RoleBinding and ClusterRoleBinding of the cluster (their uid and
+    resourceVersion, read with four LISTs). The next run with the same questions asks nothing while
+    that fingerprint is unchanged and the record is younger than O(record_max_age), since RBAC
+    decisions depend on nothing else the API holds, so the answers cannot have changed. Any change to any
+    RBAC object anywhere (a binding added elsewhere, a role edited, one deleted and made again)
+    changes the fingerprint, and every question is asked again.
   - The identity is a service account (O(service_account)), with the groups its tokens carry
     (C(system:serviceaccounts), C(system:serviceaccounts:<namespace>), C(system:authenticated)),
     or a user (O(user)) and/or groups (O(groups)); C(system:authenticated) is added as the API
@@ -117,6 +124,32 @@ options:
         elements: dict
         default: []
         suboptions: *action_options
+  record:
+    description:
+      - ConfigMap that remembers the last passing review (the RBAC fingerprint, a digest of the
+        questions and expectations, and the time; no secret). Created or updated only after a
+        review that passed with a new fingerprint, so a run with nothing changed writes nothing.
+      - Keep it where none of the reviewed identities may write, which the review can prove by
+        listing C(update) and C(patch) of it in their O(denied) actions; whoever can write it and
+        RBAC objects could make a review be skipped.
+      - Omitted, every run asks every question.
+    type: dict
+    suboptions:
+      namespace:
+        description: Namespace of the ConfigMap (it must exist).
+        type: str
+        required: true
+      name:
+        description: Name of the ConfigMap.
+        type: str
+        required: true
+  record_max_age:
+    description:
+      - Seconds a record stays valid even with RBAC unchanged; older, every question is asked again.
+        This bounds what the fingerprint cannot see (a webhook authorizer's own policy, an API server
+        restarted with other authorization flags). C(0) means the record is never used.
+    type: int
+    default: 86400
   fail_on_mismatch:
     description:
       - Fail when an answer differs from the expectation (the answers stay in the result). With
@@ -124,7 +157,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -137,7 +170,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Prove the deploy account can deploy the chart in its namespace and nothing more
-  k8s_access_review:
+  tekton_cd.pipeline.k8s_access_review:
     service_account: health-ci:deployer
     namespace: health
     allowed:
@@ -153,7 +186,7 @@ EXAMPLES = r"""
       - {verb: bind, resource: clusterroles, group: rbac.authorization.k8s.io}
 
 - name: Report what a group of people may do, without failing
-  k8s_access_review:
+  tekton_cd.pipeline.k8s_access_review:
     groups: [release-managers]
     allowed:
       - {verb: list, resource: pipelineruns, group: tekton.dev, namespace: health-ci}
@@ -161,7 +194,7 @@ EXAMPLES = r"""
   register: review
 
 - name: Review every account of the pipeline in one task
-  k8s_access_review:
+  tekton_cd.pipeline.k8s_access_review:
     namespace: health
     reviews:
       - service_account: health-ci:builder
@@ -214,6 +247,17 @@ identity:
   type: dict
   sample: {user: "system:serviceaccount:health-ci:deployer",
            groups: ["system:serviceaccounts", "system:serviceaccounts:health-ci", "system:authenticated"]}
+reviewed:
+  description:
+    - Whether the questions were asked. False when O(record) showed that nothing RBAC depends on has
+      changed since the last passing review; the rows then repeat its answers (each C(ok)), with that
+      review's time as their reason.
+  returned: always
+  type: bool
+fingerprint:
+  description: Digest of the cluster's RBAC objects the answers were valid for (with O(record) only).
+  returned: when O(record) is given
+  type: str
 reviews:
   description: One entry per element of O(reviews), in order.
   returned: when O(reviews) is given
@@ -226,10 +270,17 @@ reviews:
                  elements: str}
 """
 
-from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError  # noqa: E402
-from ansible.module_utils.kube_names import check_verbs, is_dns_subdomain, is_rfc1123_label  # noqa: E402
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import option_at, requested  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_verbs,
+    is_dns_subdomain,
+    is_rfc1123_label,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    connect_service,
+)
 
 REVIEW_API = "authorization.k8s.io/v1"
 AUTHENTICATED = "system:authenticated"
@@ -278,8 +329,15 @@ ARGUMENT_SPEC = {
     "namespace": {"type": "str"},
     "reviews": {"type": "list", "elements": "dict",
                 "options": {**REVIEW_OPTIONS, "namespace": {"type": "str"}}},
+    "record": {"type": "dict", "options": {"namespace": {"type": "str", "required": True},
+                                           "name": {"type": "str", "required": True}}},
+    "record_max_age": {"type": "int", "default": 86400},
     "fail_on_mismatch": {"type": "bool", "default": True},
 }
+RBAC_API = "rbac.authorization.k8s.io/v1"
+RBAC_KINDS = ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+RECORD_KEYS = ("fingerprint", "questions", "reviewed-at")
+RECORD_LABELS = {"app.kubernetes.io/part-of": "tekton-cd", "app.kubernetes.io/component": "access-review"}
 
 
 
@@ -432,12 +490,38 @@ def ensure(params, check_mode):
     plans = []
     for where, review in reviews_of(params):
         plans.append((*identity_of(review, where), actions_of(review, where)))
+    record = record_of(params)
     questions = {}
     for user, groups, _, actions in plans:
         for action in actions:
             questions.setdefault(_question(user, groups, action), (user, groups, action))
-    answers = answer_all(params, check_mode, questions)
 
+    extra = {}
+    if record is None:
+        answers = answer_all(params, check_mode, questions)
+    else:
+        # The fingerprint is taken before any question is asked: a change made while they are being
+        # answered then shows up as a new fingerprint on the next run, never as a stale record.
+        service = connect_service(params, check_mode)
+        fingerprint, asked = rbac_fingerprint(service), questions_digest(plans)
+        extra["fingerprint"] = fingerprint
+        remembered = remembered_review(service, record, fingerprint, asked, params["record_max_age"])
+        if remembered is not None:
+            reason = f"as answered by the review of {remembered}; no RBAC object has changed since"
+            answers = {question: (asked_action["expected"] == "allowed", reason)
+                       for question, (_user, _groups, asked_action) in questions.items()}
+            return _report(params, plans, answers, reviewed=False, **extra)
+        answers = answer_all(params, check_mode, questions)
+
+    result = _report(params, plans, answers, reviewed=True, **extra)
+    if record is not None and not result.get("failed") and not check_mode:
+        warning = remember_review(service, record, extra["fingerprint"], questions_digest(plans))
+        if warning:
+            result.setdefault("warnings", []).append(warning)
+    return result
+
+
+def _report(params, plans, answers, **extra):
     reports = []
     for user, groups, described, actions in plans:
         rows = []
@@ -451,18 +535,103 @@ def ensure(params, check_mode):
     if params.get("reviews") is None:
         (report,) = reports
         result = {"changed": False, "results": report["results"], "mismatches": report["mismatches"],
-                  "identity": report["identity"]}
+                  "identity": report["identity"], **extra}
     else:
         result = {"changed": False,
                   "reviews": [{key: report[key] for key in ("identity", "results", "mismatches")}
                               for report in reports],
                   "mismatches": [f"{report['described']} {mismatch}" for report in reports
-                                 for mismatch in report["mismatches"]]}
+                                 for mismatch in report["mismatches"]], **extra}
     failing = [report for report in reports if report["mismatches"]]
     if failing and params["fail_on_mismatch"]:
         # Failed through the result (not a KubeError) so the table of answers stays in the output.
         result.update(failed=True, msg=" ".join(_failure_sentence(report) for report in failing))
     return result
+
+
+# -- the record of the last passing review ------------------------------------------------------
+
+def record_of(params):
+    """(namespace, name) of the record ConfigMap, or None; KubeError on a bad name or age."""
+    record = params.get("record")
+    if (params.get("record_max_age") or 0) < 0:
+        raise KubeError.invalid("record_max_age", f"{params['record_max_age']} is negative",
+                                "give a number of seconds, or 0 to never use the record")
+    if record is None:
+        return None
+    if not is_rfc1123_label(record["namespace"]):
+        raise KubeError.invalid("record.namespace", f"{record['namespace']!r} is not a namespace name",
+                                "give a lowercase RFC 1123 label, e.g. health-ci")
+    if not is_dns_subdomain(record["name"]):
+        raise KubeError.invalid("record.name", f"{record['name']!r} is not a ConfigMap name",
+                                "give a lowercase DNS subdomain, e.g. tekton-cd-access-review")
+    return record["namespace"], record["name"]
+
+
+def rbac_fingerprint(service):
+    """Digest of (kind, namespace, name, uid, resourceVersion) of every RBAC object of the cluster.
+
+    An object's resourceVersion changes on every write to it, and a deleted and re-made object has a
+    new uid; a list's own resourceVersion would not do, since a real API server answers with the
+    store's revision, which every write of any kind (events, leases) moves on."""
+    import hashlib
+
+    entries = []
+    for kind in RBAC_KINDS:
+        for item in service.list(RBAC_API, kind):
+            metadata = item.get("metadata") or {}
+            entries.append("\t".join((kind, metadata.get("namespace") or "", metadata.get("name") or "",
+                                      metadata.get("uid") or "", metadata.get("resourceVersion") or "")))
+    return "sha256:" + hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
+def questions_digest(plans):
+    """Digest of every identity, action and expectation: a record is valid only for the same ones."""
+    import hashlib
+    import json
+
+    keys = (*QUESTION_KEYS, "expected")
+    canonical = [[user, list(groups), [[action[key] for key in keys] for action in actions]]
+                 for user, groups, _described, actions in plans]
+    return "sha256:" + hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
+
+
+def remembered_review(service, record, fingerprint, asked, max_age):
+    """The time of the remembered passing review when it still holds (same fingerprint, same
+    questions, younger than max_age), else None."""
+    import datetime
+
+    namespace, name = record
+    live = service.get("v1", "ConfigMap", name, namespace)
+    data = (live or {}).get("data") or {}
+    if max_age == 0 or data.get("fingerprint") != fingerprint or data.get("questions") != asked:
+        return None
+    try:
+        reviewed_at = datetime.datetime.fromisoformat(data.get("reviewed-at") or "")
+    except ValueError:
+        return None
+    if reviewed_at.tzinfo is None:
+        return None
+    age = (datetime.datetime.now(datetime.UTC) - reviewed_at).total_seconds()
+    return data["reviewed-at"] if 0 <= age < max_age else None
+
+
+def remember_review(service, record, fingerprint, asked):
+    """Store the passing review's fingerprint (server-side apply); a warning instead when it cannot
+    be stored, since the review itself passed."""
+    import datetime
+
+    namespace, name = record
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+    body = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(RECORD_LABELS)},
+            "data": {"fingerprint": fingerprint, "questions": asked, "reviewed-at": now}}
+    try:
+        service.apply(body)
+    except KubeError as error:
+        return (f"The review passed but could not be recorded in ConfigMap {namespace}/{name}, so the next "
+                f"run asks every question again: {error.msg}")
+    return None
 
 
 def _question(user, groups, action):
@@ -477,8 +646,11 @@ def _failure_sentence(report):
             "in allowed/denied.")
 
 
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
+
+
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

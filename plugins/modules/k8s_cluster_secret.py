@@ -102,7 +102,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -126,7 +126,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Give the deploy step a kubeconfig for the deployer service account
-  k8s_cluster_secret:
+  tekton_cd.pipeline.k8s_cluster_secret:
     name: deployer-kubeconfig
     namespace: health-ci
     service_account: deployer
@@ -134,7 +134,7 @@ EXAMPLES = r"""
     token_lifetime: 86400
 
 - name: Same, for consumers inside the cluster (internal API server address)
-  k8s_cluster_secret:
+  tekton_cd.pipeline.k8s_cluster_secret:
     name: deployer-kubeconfig
     namespace: health-ci
     service_account: deployer
@@ -142,7 +142,7 @@ EXAMPLES = r"""
     server: "{{ in_cluster_api_server_url }}"
 
 - name: Remove the credential secret
-  k8s_cluster_secret:
+  tekton_cd.pipeline.k8s_cluster_secret:
     name: deployer-kubeconfig
     namespace: health-ci
     state: absent
@@ -199,9 +199,27 @@ import base64  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import check_labels, is_dns_subdomain, is_rfc1123_label  # noqa: E402
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import (  # noqa: E402
+    EXPIRES_ANNOTATION,
+    REQUEST_ANNOTATION,
+    cluster_frame,
+    obtain_token,
+    pem_certificate,
+    reissue_reason,
+    token_kubeconfig_text,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_labels,
+    is_dns_subdomain,
+    is_rfc1123_label,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    changes_result,
+    connect_service,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import named  # noqa: E402
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
@@ -219,15 +237,13 @@ ARGUMENT_SPEC = {
     "labels": {"type": "dict"},
     "force_conflicts": {"type": "bool", "default": False},
 }
-
+NAMES = [("name", is_dns_subdomain, "a lowercase DNS subdomain (e.g. deployer-kubeconfig)"),
+         ("namespace", is_rfc1123_label, "a lowercase RFC 1123 label (e.g. health-ci)"),
+         ("service_account", is_dns_subdomain, "a lowercase DNS subdomain (e.g. deployer)"),
+         ("service_account_namespace", is_rfc1123_label, "a lowercase RFC 1123 label"),
+         ("target_namespace", is_rfc1123_label, "a lowercase RFC 1123 label (e.g. health)")]
 MIN_TOKEN_LIFETIME = 600  # the API server refuses shorter TokenRequests
-ANNOTATION_PREFIX = "tekton-cd.io/"
-SERVICE_ACCOUNT_ANNOTATION = ANNOTATION_PREFIX + "service-account"
-EXPIRES_ANNOTATION = ANNOTATION_PREFIX + "token-expires"
-# What the token was asked for: a change of these re-issues it. Recorded rather than read from the
-# token, because the API server may grant another lifetime and fill in its own audiences.
-REQUEST_ANNOTATION = ANNOTATION_PREFIX + "token-request"
-CHECK_MODE_TOKEN = "token-issued-when-not-in-check-mode"
+SERVICE_ACCOUNT_ANNOTATION = "tekton-cd.io/service-account"
 
 
 def utc_now():
@@ -235,31 +251,18 @@ def utc_now():
     return datetime.datetime.now(datetime.UTC)
 
 
-# -- input ----------------------------------------------------------------------------------------
-
-
 def validate(params):
     """Raise KubeError for the first input problem, before any API call."""
-    checks = [("name", is_dns_subdomain, "a lowercase DNS subdomain (e.g. deployer-kubeconfig)"),
-              ("namespace", is_rfc1123_label, "a lowercase RFC 1123 label (e.g. health-ci)"),
-              ("service_account", is_dns_subdomain, "a lowercase DNS subdomain (e.g. deployer)"),
-              ("service_account_namespace", is_rfc1123_label, "a lowercase RFC 1123 label"),
-              ("target_namespace", is_rfc1123_label, "a lowercase RFC 1123 label (e.g. health)")]
-    for option, valid, shape in checks:
-        value = params.get(option)
-        if value is not None and not valid(value):
-            raise KubeError.invalid(option, f"{value!r} is not a valid name", f"use {shape}")
+    for option, valid, shape in NAMES:
+        if params.get(option) is not None and not valid(params[option]):
+            raise KubeError.invalid(option, f"{params[option]!r} is not a valid name", f"use {shape}")
     check_labels("labels", params.get("labels"))
     if params["state"] == "absent":
         return
-    if not params.get("service_account"):
-        raise KubeError.invalid("service_account", "it is required with state: present",
-                                "name the service account the token is for")
-    lifetime = params["token_lifetime"]
+    lifetime, refresh = params["token_lifetime"], refresh_threshold(params)
     if lifetime < MIN_TOKEN_LIFETIME:
         raise KubeError.invalid("token_lifetime", f"{lifetime} seconds is shorter than the API server "
                                 f"accepts", f"give at least {MIN_TOKEN_LIFETIME} seconds")
-    refresh = refresh_threshold(params)
     if not 0 <= refresh < lifetime:
         raise KubeError.invalid("refresh_before", f"{refresh} is not between 0 and token_lifetime "
                                 f"({lifetime}) - 1", "give fewer seconds than token_lifetime, or leave it "
@@ -267,144 +270,15 @@ def validate(params):
     if params.get("audiences") is not None and not all(params["audiences"]):
         raise KubeError.invalid("audiences", "it holds an empty audience",
                                 "list non-empty audience strings, or leave it unset")
-    server = params.get("server")
-    if server is not None and not server.startswith(("https://", "http://")):
-        raise KubeError.invalid("server", f"{server!r} is not a URL", "give a URL such as https://127.0.0.1:6443")
+    if params.get("server") is not None and not params["server"].startswith(("https://", "http://")):
+        raise KubeError.invalid("server", f"{params['server']!r} is not a URL",
+                                "give a URL such as https://127.0.0.1:6443")
     if params.get("ca_cert_data") is not None:
-        ca_pem(params["ca_cert_data"])  # raises when it is neither PEM nor base64 PEM
+        pem_certificate(params["ca_cert_data"], "ca_cert_data")
 
 
 def refresh_threshold(params):
-    if params.get("refresh_before") is not None:
-        return params["refresh_before"]
-    return params["token_lifetime"] // 3
-
-
-def ca_pem(text):
-    """PEM bytes from PEM text or its base64 encoding (the kubeconfig's certificate-authority-data)."""
-    stripped = text.strip()
-    if stripped.startswith("-----BEGIN CERTIFICATE-----"):
-        return (stripped + "\n").encode()
-    try:
-        decoded = base64.b64decode(stripped, validate=True)
-    except ValueError:
-        decoded = b""
-    if not decoded.lstrip().startswith(b"-----BEGIN CERTIFICATE-----"):
-        raise KubeError.invalid("ca_cert_data", "it is neither a PEM certificate nor base64 of one",
-                                "give the CA as PEM text (-----BEGIN CERTIFICATE-----...) or base64 of it")
-    return decoded
-
-
-# -- what the connection knows ----------------------------------------------------------------------
-
-
-def connection_ca(client):
-    """The CA bundle the connection trusts (PEM bytes), or None if it uses the system store."""
-    credentials = client.credentials
-    if credentials.ca_data:
-        return credentials.ca_data.encode()
-    if not credentials.ca_file:
-        return None
-    try:
-        with open(credentials.ca_file, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise KubeError(f"Could not read the connection's CA bundle {credentials.ca_file}: {exc.strerror}; "
-                        "set ca_cert_data to the cluster's CA.") from None
-
-
-# -- the stored token ---------------------------------------------------------------------------------
-
-
-def token_claims(token):
-    """The claims of a JWT (not verified: only the API server can; we only read what it wrote)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except Exception:  # any malformed token just means "issue a new one"; never echo it
-        return None
-    return claims if isinstance(claims, dict) else None
-
-
-def decoded(data, key):
-    try:
-        return base64.b64decode((data or {}).get(key) or "").decode()
-    except (ValueError, UnicodeDecodeError):
-        return ""
-
-
-def duration(seconds):
-    seconds = max(0, int(seconds))
-    parts = [(seconds // 86400, "day"), (seconds % 86400 // 3600, "hour"), (seconds % 3600 // 60, "minute")]
-    words = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n]
-    return ", ".join(words[:2]) or f"{seconds} seconds"
-
-
-def reissue_reason(live, account, request_record, kubeconfig_frame, params, now):
-    """Why the stored token cannot be kept (a sentence), or None if it can."""
-    if live is None:
-        return "the Secret does not exist yet"
-    data = live.get("data") or {}
-    annotations = live["metadata"].get("annotations") or {}
-    claims = token_claims(decoded(data, "token"))
-    if claims is None or not isinstance(claims.get("exp"), int | float):
-        return "the Secret holds no readable token"
-    account_ref = f"{account['metadata']['namespace']}/{account['metadata']['name']}"
-    bound_account = (claims.get("kubernetes.io") or {}).get("serviceaccount") or {}
-    subject = "system:serviceaccount:" + account_ref.replace("/", ":")
-    if claims.get("sub") != subject:
-        return f"the stored token is not for service account {account_ref}"
-    if bound_account.get("uid") and bound_account["uid"] != account["metadata"].get("uid"):
-        return f"the stored token was issued to an earlier service account {account_ref} (it was re-created)"
-    if annotations.get(REQUEST_ANNOTATION) != request_record:
-        return "the token lifetime or audiences asked for changed"
-    stored_server, stored_ca = server_and_ca(decoded(data, "kubeconfig"))
-    if stored_server != kubeconfig_frame["server"]:
-        return "the server URL changed"
-    if stored_ca != kubeconfig_frame["ca"]:
-        return "the CA changed"
-    remaining = claims["exp"] - now.timestamp()
-    threshold = refresh_threshold(params)
-    if remaining < threshold:
-        state = f"expires in {duration(remaining)}" if remaining > 0 else "has expired"
-        return f"the stored token {state}, less than the {duration(threshold)} asked for by refresh_before"
-    return None
-
-
-def server_and_ca(kubeconfig_text):
-    """(server, base64 CA or None) of the cluster in a kubeconfig we wrote; (None, None) if unreadable."""
-    import yaml
-
-    try:
-        config = yaml.safe_load(kubeconfig_text)
-        cluster = config["clusters"][0]["cluster"]
-        return cluster.get("server"), cluster.get("certificate-authority-data")
-    except Exception:  # written by someone else, or damaged: treat as different, never echo it
-        return None, None
-
-
-# -- the Secret -----------------------------------------------------------------------------------
-
-
-def kubeconfig_text(frame, user, token):
-    import yaml
-
-    cluster = {"server": frame["server"]}
-    if frame["ca"]:
-        cluster["certificate-authority-data"] = frame["ca"]
-    elif frame["insecure"]:
-        cluster["insecure-skip-tls-verify"] = True
-    context_name = f"{user}@{frame['cluster_name']}"
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": frame["cluster_name"], "cluster": cluster}],
-        "users": [{"name": user, "user": {"token": token}}],
-        "contexts": [{"name": context_name, "context": {"cluster": frame["cluster_name"], "user": user,
-                                                         "namespace": frame["namespace"]}}],
-        "current-context": context_name,
-    }
-    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+    return params["token_lifetime"] // 3 if params.get("refresh_before") is None else params["refresh_before"]
 
 
 def b64(text):
@@ -412,92 +286,58 @@ def b64(text):
 
 
 def desired_secret(params, frame, account_ref, token, expires, request_record):
-    user = account_ref.split("/")[1]
-    data = {"kubeconfig": b64(kubeconfig_text(frame, user, token)), "token": b64(token),
-            "namespace": b64(frame["namespace"])}
-    if frame["ca"]:
-        data["ca.crt"] = frame["ca"]
-    metadata = {
-        "name": params["name"],
-        "namespace": params["namespace"],
-        "annotations": {SERVICE_ACCOUNT_ANNOTATION: account_ref, EXPIRES_ANNOTATION: expires or "",
-                        REQUEST_ANNOTATION: request_record},
-    }
-    if params.get("labels") is not None:
-        metadata["labels"] = dict(params["labels"])
+    kubeconfig = token_kubeconfig_text(frame, account_ref.split("/")[1], token)
+    data = {"kubeconfig": b64(kubeconfig), "token": b64(token), "namespace": b64(frame["namespace"]),
+            **({"ca.crt": frame["ca"]} if frame["ca"] else {})}
+    annotations = {SERVICE_ACCOUNT_ANNOTATION: account_ref, EXPIRES_ANNOTATION: expires or "",
+                   REQUEST_ANNOTATION: request_record}
+    metadata = {"name": params["name"], "namespace": params["namespace"], "annotations": annotations,
+                **({"labels": dict(params["labels"])} if params.get("labels") is not None else {})}
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata, "data": data}
-
-
-def request_token(service, params, account_ref):
-    namespace, name = account_ref.split("/")
-    spec = {"expirationSeconds": params["token_lifetime"]}
-    if params.get("audiences"):
-        spec["audiences"] = list(params["audiences"])
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
-    answer = service.create(body, namespace=namespace, subresource_of=("v1", "ServiceAccount", name, "token"),
-                            dry_run=False)
-    status = answer.get("status") or {}
-    if not status.get("token"):
-        raise KubeError(f"The API server issued no token for {object_ref('ServiceAccount', name, namespace)} "
-                        "(its TokenRequest answer has no status.token); check the API server's service "
-                        "account token settings (--service-account-issuer and signing key).")
-    return status["token"], status.get("expirationTimestamp")
-
-
-# -- the handler ----------------------------------------------------------------------------------
 
 
 def ensure(params, check_mode):
     validate(params)
     service = connect_service(params, check_mode)
     if params["state"] == "absent":
-        change = service.delete("v1", "Secret", params["name"], params["namespace"])
-        return {"changed": change.changed, "result": {}, "diff": change.diff()}
-    return establish(service, params)
-
-
-def establish(service, params):
+        return changes_result([service.delete("v1", "Secret", params["name"], params["namespace"])],
+                              list_form=False)
     sa_namespace = params.get("service_account_namespace") or params["namespace"]
     account_ref = f"{sa_namespace}/{params['service_account']}"
     account = read_service_account(service, account_ref)
     if account is None:  # check mode only: the task that creates it may only have pretended to
         account_name = object_ref("ServiceAccount", params["service_account"], sa_namespace)
         missing = f"{account_name} does not exist yet"
-        return would_create_later(f"{missing}; its token would be issued once it does.", account_ref, missing)
-    frame = kubeconfig_frame(service, params, account_ref)
-    warnings = []
-    if not frame["ca"] and frame["insecure"]:
-        warnings.append("The connection does not verify the API server's certificate and no CA is known, so "
-                        "the kubeconfig skips verification too; set ca_cert_data to the cluster's CA.")
+        token = {"issued": True, "reason": missing, "expires": None, "service_account": account_ref}
+        return {"changed": True, "result": {}, "diff": {"before": {}, "after": {}}, "token": token,
+                "warnings": [f"{missing}; its token would be issued once it does."]}
+    ca_pem = pem_certificate(params["ca_cert_data"], "ca_cert_data") if params.get("ca_cert_data") else None
+    frame = cluster_frame(service.client, cluster_name=params["cluster_name"], server=params.get("server"),
+                          ca_pem=ca_pem, namespace=params.get("target_namespace") or sa_namespace)
+    warnings = [] if frame["ca"] or not frame["insecure"] else [
+        "The connection does not verify the API server's certificate and no CA is known, so the kubeconfig "
+        "skips verification too; set ca_cert_data to the cluster's CA."]
     request_record = json.dumps({"lifetime": params["token_lifetime"],
                                  "audiences": sorted(params.get("audiences") or [])}, separators=(",", ":"))
-    from ansible.module_utils.kube_service import named
-
     secret = named("v1", "Secret", params["name"], params["namespace"])
     known = service.read_all([secret])
     live = known.of(secret)
-    if live is None and not service.check_mode and service.missing_namespaces([secret], known):
-        # Checked before a token is issued for a Secret that could not be stored.
-        raise KubeError(f"Cannot create {object_ref('Secret', params['name'], params['namespace'])}: the "
-                        "namespace does not exist; create it first (module k8s_namespace).",
-                        status=404, reason="NotFound")
-    reason = reissue_reason(live, account, request_record, frame, params, utc_now())
-    token, token_info = obtain_token(service, params, account_ref, live, reason)
+    # Checked before a token is issued for a Secret that could not be stored.
+    warnings += service.require_namespaces([secret], known, failure=lambda namespace: (
+        f"Cannot create {object_ref('Secret', params['name'], namespace)}: the namespace does not exist; "
+        "create it first (module k8s_namespace)."))
+    now, threshold = utc_now(), refresh_threshold(params)
+    reason = reissue_reason(live, account, request_record, frame, threshold, now)
+    token, token_info = obtain_token(service, account_ref, live, reason, threshold=threshold, now=now,
+                                     lifetime=params["token_lifetime"], audiences=params.get("audiences"))
     desired = desired_secret(params, frame, account_ref, token, token_info["expires"], request_record)
     if token_info["expires"] is None:  # check mode: keep the recorded expiry, invent none
         recorded = (live or {}).get("metadata", {}).get("annotations") or {}
         desired["metadata"]["annotations"][EXPIRES_ANNOTATION] = recorded.get(EXPIRES_ANNOTATION, "")
-    try:
-        change = service.apply(desired, force_conflicts=params["force_conflicts"], live=live, live_known=True)
-    except KubeError as exc:
-        if service.check_mode and exc.status == 404:
-            return would_create_later(f'Namespace "{params["namespace"]}" does not exist (yet); the Secret '
-                                      "would be created once it does.", account_ref, token_info["reason"])
-        raise
+    change = service.apply(desired, force_conflicts=params["force_conflicts"], live=live, live_known=True)
     # A new token is a change even when check mode's dry run cannot show it.
-    changed = change.changed or reason is not None
-    return {"changed": changed, "result": change.result, "diff": change.diff(), "token": token_info,
-            "warnings": warnings}
+    return {**changes_result([change], list_form=False), "changed": change.changed or reason is not None,
+            "token": token_info, "warnings": warnings}
 
 
 def read_service_account(service, account_ref):
@@ -513,46 +353,11 @@ def read_service_account(service, account_ref):
                     "(modules k8s_namespace, k8s_service_account).", status=404, reason="NotFound")
 
 
-def would_create_later(warning, account_ref, reason):
-    token_info = {"issued": True, "reason": reason, "expires": None, "service_account": account_ref}
-    return {"changed": True, "result": {}, "diff": {"before": {}, "after": {}}, "token": token_info,
-            "warnings": [warning]}
-
-
-def kubeconfig_frame(service, params, account_ref):
-    """Everything of the kubeconfig but the token: server, CA (base64), cluster name, namespace."""
-    ca = ca_pem(params["ca_cert_data"]) if params.get("ca_cert_data") else connection_ca(service.client)
-    return {
-        "server": (params.get("server") or service.client.server).rstrip("/"),
-        "ca": b64(ca) if ca else None,
-        "insecure": not service.client.credentials.verify,
-        "cluster_name": params["cluster_name"],
-        "namespace": params.get("target_namespace") or account_ref.split("/")[0],
-    }
-
-
-def obtain_token(service, params, account_ref, live, reason):
-    """(token, facts about it): the stored one, a new one, or (check mode) a placeholder."""
-    info = {"issued": reason is not None, "reason": reason, "service_account": account_ref}
-    if reason is None:
-        token = decoded(live["data"], "token")
-        expiry = token_claims(token)["exp"]
-        info["reason"] = (f"the stored token is valid for another {duration(expiry - utc_now().timestamp())} "
-                          f"(more than {duration(refresh_threshold(params))})")
-        # Keep the recorded expiry as written at issue time, so that a kept token rewrites nothing.
-        recorded = (live["metadata"].get("annotations") or {}).get(EXPIRES_ANNOTATION)
-        info["expires"] = recorded or datetime.datetime.fromtimestamp(expiry, datetime.UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ")
-        return token, info
-    if service.check_mode:
-        info["expires"] = None
-        return CHECK_MODE_TOKEN, info
-    token, info["expires"] = request_token(service, params, account_ref)
-    return token, info
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure, required_if=[("state", "present", ["service_account"])])
 
 
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -107,7 +107,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Ensure the pipeline's namespace exists, labelled for the pipeline
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     name: health-ci
     labels:
       app.kubernetes.io/part-of: tekton-cd
@@ -115,7 +115,7 @@ EXAMPLES = r"""
     description: Builds and deploys OpenStack Health
 
 - name: Ensure the pipeline's and the application's namespaces in one request round
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     namespaces:
       - name: health-ci
         labels: {app.kubernetes.io/part-of: tekton-cd}
@@ -123,13 +123,13 @@ EXAMPLES = r"""
         labels: {app.kubernetes.io/part-of: tekton-cd}
 
 - name: Remove the namespace and wait until it is finalized
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     name: health-ci
     state: absent
     wait_timeout: 300
 
 - name: Use a kubeconfig returned by ibmcloud_cluster_config
-  k8s_namespace:
+  tekton_cd.pipeline.k8s_namespace:
     name: health-ci
     kubeconfig: "{{ cluster.kubeconfig }}"
 """
@@ -170,11 +170,19 @@ diff:
   type: raw
 """
 
-from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import check_annotations, check_labels, check_namespace_name  # noqa: E402
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
-from ansible.module_utils.kube_service import Change  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import option_at, requested  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_annotations,
+    check_labels,
+    check_namespace_name,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    changes_result,
+    connect_service,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import Change, strip_none  # noqa: E402
 
 NAMESPACE_OPTIONS = {
     "labels": {"type": "dict"},
@@ -242,15 +250,8 @@ def ensure(params, check_mode):
         live = service.read_all(desired)  # one request: a GET for one namespace, a LIST for several
         outcomes = [establish(service, item, body, live.of(body), params)
                     for item, body in zip(items, desired, strict=True)]
-    result = {"changed": any(change.changed for change, _ in outcomes),
-              "openshift_project": any(project for _, project in outcomes)}
-    if params.get("namespaces") is None:
-        ((change, _),) = outcomes
-        result.update(result=change.result or {}, diff=change.diff())
-    else:
-        result.update(results=[change.result or {} for change, _ in outcomes],
-                      diff=[change.diff() for change, _ in outcomes])
-    return result
+    return changes_result([change for change, _ in outcomes], list_form=params["namespaces"] is not None,
+                          openshift_project=any(project for _, project in outcomes))
 
 
 def establish(service, item, desired, live, params):
@@ -264,18 +265,20 @@ def establish(service, item, desired, live, params):
             )
         service.wait_gone("v1", "Namespace", name, timeout=timeout, uid=live["metadata"].get("uid"))
         live = None
-    created_project = False
-    if live is None and service.client.serves(PROJECT_API):
-        request_project(service, item)
-        created_project = True
-        if not service.check_mode:
-            live = service.wait_for("v1", "Namespace", name, condition="metadata.name", timeout=timeout,
-                                    description="be created by the ProjectRequest")
+    created_project = live is None and service.client.serves(PROJECT_API)
+    if created_project:
+        # Project self-provisioners may create a Project but not a Namespace: ask for one.
+        request = {"apiVersion": PROJECT_API, "kind": "ProjectRequest", "metadata": {"name": name},
+                   "displayName": item.get("display_name"), "description": item.get("description")}
+        service.create(strip_none(request))
     if created_project and service.check_mode:
         # The ProjectRequest was only a dry run, so there is no Namespace to dry-run an apply on (and
         # a project self-provisioner may not touch Namespace objects): predict the result.
         change = Change(True, None, desired)
     else:
+        if created_project:
+            live = service.wait_for("v1", "Namespace", name, condition="metadata.name", timeout=timeout,
+                                    description="be created by the ProjectRequest")
         change = service.apply(desired, force_conflicts=params["force_conflicts"], live=live, live_known=True)
     if created_project:
         change.changed, change.before = True, None
@@ -284,52 +287,6 @@ def establish(service, item, desired, live, params):
         change.after = service.wait_for("v1", "Namespace", name, condition="status.phase == 'Active'",
                                         timeout=timeout, description="become Active")
     return change, created_project
-
-
-def request_project(service, item):
-    """Create the namespace as an OpenShift Project: POST a ProjectRequest with the openshift client."""
-    from ansible.module_utils.kube_retry import RetriesExhausted, send_with_retries
-    from kubernetes.client.exceptions import ApiException
-    from openshift.dynamic import DynamicClient
-
-    client = service.client
-    body = {"apiVersion": PROJECT_API, "kind": "ProjectRequest", "metadata": {"name": item["name"]}}
-    if item.get("display_name") is not None:
-        body["displayName"] = item["display_name"]
-    if item.get("description") is not None:
-        body["description"] = item["description"]
-    target = object_ref("ProjectRequest", item["name"])
-    try:
-        openshift = DynamicClient(client.kubernetes_api_client(),
-                                  cache_file=client.discovery_cache_file + ".openshift")
-        project_requests = openshift.resources.get(api_version=PROJECT_API, kind="ProjectRequest")
-    except ApiException as exc:
-        raise KubeError(f"Could not look up the OpenShift ProjectRequest API: {exc.status} {exc.reason}; "
-                        "check that the cluster's project.openshift.io API is healthy.") from None
-    except Exception as exc:
-        raise client.transport_failure(exc, "create", target) from None
-
-    def post():
-        try:
-            extra = {"dry_run": "All"} if service.check_mode else {}
-            answer = project_requests.create(body=body, serialize=False, **extra)
-            return answer.status, dict(answer.headers), answer.data
-        except ApiException as exc:
-            return exc.status, dict(exc.headers or {}), exc.body
-
-    try:
-        status, _headers, data = send_with_retries(post)
-    except RetriesExhausted as exc:
-        if exc.error is not None:
-            raise client.transport_failure(exc.error, "create", target, exc.attempts) from None
-        status, data = exc.status, exc.body
-    except Exception as exc:
-        raise client.transport_failure(exc, "create", target) from None
-    if not 200 <= status < 300:
-        from ansible.module_utils.kube_errors import describe_api_answer
-
-        raise describe_api_answer(status, data, action="create", target=target, api_version=PROJECT_API,
-                                  kind="ProjectRequest")
 
 
 def remove(service, name, params):
@@ -346,8 +303,11 @@ def remove(service, name, params):
     return change, False
 
 
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
+
+
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

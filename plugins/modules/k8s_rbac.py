@@ -151,7 +151,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -165,7 +165,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Ensure the deploy role in the application namespace, bound to the deploy account
-  k8s_rbac:
+  tekton_cd.pipeline.k8s_rbac:
     name: chart-deployer
     namespace: health
     rules:
@@ -180,7 +180,7 @@ EXAMPLES = r"""
         namespace: health-ci
 
 - name: Make the namespace-admin account admin of the application namespace only
-  k8s_rbac:
+  tekton_cd.pipeline.k8s_rbac:
     name: namespace-admin
     namespace: health
     cluster_role: admin
@@ -189,7 +189,7 @@ EXAMPLES = r"""
         namespace: health-ci
 
 - name: Ensure all the pipeline's RBAC in one task
-  k8s_rbac:
+  tekton_cd.pipeline.k8s_rbac:
     namespace: health
     roles:
       - name: chart-deployer
@@ -201,7 +201,7 @@ EXAMPLES = r"""
         subjects: [{name: namespace-admin, namespace: health-ci}]
 
 - name: A cluster-wide read-only role for a group of people
-  k8s_rbac:
+  tekton_cd.pipeline.k8s_rbac:
     name: pipeline-viewer
     rules:
       - {api_groups: [tekton.dev], resources: [pipelineruns, taskruns], verbs: [get, list, watch]}
@@ -253,18 +253,27 @@ diff:
   elements: dict
 """
 
-from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import (  # noqa: E402
-    check_labels,
-    check_namespace_name,
-    check_verbs,
-    is_dns_subdomain,
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import requested  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_rbac import (  # noqa: E402
+    RBAC_API,
+    absent_targets,
+    desired_binding,
+    desired_role,
+    replacement_headers,
+    same_role_ref,
+    validate,
 )
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
-
-RBAC_API = "rbac.authorization.k8s.io/v1"
-RBAC_GROUP = "rbac.authorization.k8s.io"
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    connect_service,
+    one_or_list,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import (  # noqa: E402
+    Change,
+    named,
+    public_view,
+)
 
 RULE_OPTIONS = {
     "api_groups": {"type": "list", "elements": "str", "required": True, "aliases": ["apiGroups"]},
@@ -303,162 +312,7 @@ def specs_of(params):
     return requested(params, "roles", SPEC_OPTIONS, one="role (or binding)", shared=("namespace",))
 
 
-def validate(specs, state):
-    """Every input problem, found before any API call; raises KubeError with the first."""
-    seen = set()
-    for where, spec in specs:
-        _validate_names(where, spec)
-        identity = (spec["namespace"], spec["name"], spec.get("cluster_role") is None)
-        if identity in seen:
-            raise KubeError.invalid(option_at(where, "name"),
-                                    f"{spec['name']!r} is given twice in the same scope",
-                                    "give each role once")
-        seen.add(identity)
-        check_labels(option_at(where, "labels"), spec.get("labels"))
-        if state == "absent":
-            continue
-        if spec.get("rules") is not None and spec.get("cluster_role") is not None:
-            raise KubeError.invalid(option_at(where, "rules"), "rules and cluster_role are both given",
-                                    "give rules to define a role, or cluster_role to bind an existing one")
-        if spec.get("cluster_role") is None:
-            if not spec.get("rules"):
-                raise KubeError.invalid(
-                    option_at(where, "rules"),
-                    f"the role {spec['name']!r} has no rules" if spec.get("rules") is not None else
-                    f"neither rules nor cluster_role is given for {spec['name']!r}",
-                    "list at least one rule (api_groups, resources, verbs), or bind an existing ClusterRole "
-                    "with cluster_role",
-                )
-            for index, rule in enumerate(spec["rules"]):
-                validate_rule(option_at(where, f"rules[{index}]"), rule)
-        elif not spec.get("subjects"):
-            raise KubeError.invalid(option_at(where, "subjects"),
-                                    f"binding the ClusterRole {spec['cluster_role']!r} needs subjects",
-                                    "list the service accounts, users or groups to bind it to")
-        for index, subject in enumerate(spec.get("subjects") or []):
-            _validate_subject(option_at(where, f"subjects[{index}]"), subject, spec["namespace"])
-
-
-def validate_rule(where, rule):
-    """One policy rule: known verbs, and no empty list where the API requires entries."""
-    for option in ("api_groups", "resources", "verbs"):
-        if not rule.get(option):
-            raise KubeError.invalid(f"{where}.{option}", f"{option} is empty",
-                                    f"list at least one entry (\"*\" for all){_group_hint(option)}")
-    check_verbs(f"{where}.verbs", rule["verbs"])
-    for resource in rule["resources"]:
-        if not resource or resource != resource.strip() or resource.count("/") > 1:
-            raise KubeError.invalid(f"{where}.resources", f"{resource!r} is not a resource name",
-                                    "give a plural resource name such as deployments, or "
-                                    "resource/subresource such as pods/log")
-
-
-def _group_hint(option):
-    return ', and "" for the core group' if option == "api_groups" else ""
-
-
-def _validate_names(where, spec):
-    check_namespace_name(option_at(where, "namespace"), spec.get("namespace"))
-    for option in ("name", "binding_name", "cluster_role"):
-        value = spec.get(option)
-        if value is not None and (value in ("", ".", "..") or "/" in value or "%" in value):
-            raise KubeError.invalid(option_at(where, option), f"{value!r} is not a valid RBAC object name",
-                                    "use a name without '/' and '%' (e.g. lowercase letters, digits and '-')")
-
-
-def _validate_subject(where, subject, namespace):
-    if subject["kind"] == "ServiceAccount":
-        if not (subject.get("namespace") or namespace):
-            raise KubeError.invalid(f"{where}.namespace",
-                                    f"the service account {subject['name']!r} has no namespace",
-                                    "give the subject's namespace (a cluster-wide spec has none to "
-                                    "default to)")
-        if not is_dns_subdomain(subject["name"]):
-            raise KubeError.invalid(f"{where}.name",
-                                    f"{subject['name']!r} is not a valid service account name",
-                                    "use a lowercase RFC 1123 subdomain")
-    elif subject.get("namespace"):
-        raise KubeError.invalid(f"{where}.namespace", f"a {subject['kind']} has no namespace",
-                                "drop namespace, it applies to ServiceAccount subjects only")
-
-
-# -- desired objects ---------------------------------------------------------------------------
-
-def role_kinds(spec):
-    """(role kind or None, binding kind) for a spec: namespaced or cluster-wide."""
-    namespaced = spec.get("namespace") is not None
-    role_kind = None if spec.get("cluster_role") is not None else ("Role" if namespaced else "ClusterRole")
-    return role_kind, "RoleBinding" if namespaced else "ClusterRoleBinding"
-
-
-def _metadata(name, namespace, labels):
-    metadata = {"name": name}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    if labels:
-        metadata["labels"] = dict(labels)
-    return metadata
-
-
-def desired_role(spec):
-    """The Role/ClusterRole of a spec, or None when it binds an existing ClusterRole."""
-    role_kind, _ = role_kinds(spec)
-    if role_kind is None:
-        return None
-    rules = []
-    for rule in spec["rules"]:
-        entry = {"apiGroups": list(rule["api_groups"]), "resources": list(rule["resources"]),
-                 "verbs": list(rule["verbs"])}
-        if rule.get("resource_names"):
-            entry["resourceNames"] = list(rule["resource_names"])
-        rules.append(entry)
-    return {"apiVersion": RBAC_API, "kind": role_kind,
-            "metadata": _metadata(spec["name"], spec["namespace"], spec.get("labels")), "rules": rules}
-
-
-def desired_binding(spec):
-    """The RoleBinding/ClusterRoleBinding of a spec, or None when it has no subjects."""
-    role_kind, binding_kind = role_kinds(spec)
-    if not spec.get("subjects"):
-        return None
-    if role_kind is None:
-        role_ref = {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": spec["cluster_role"]}
-    else:
-        role_ref = {"apiGroup": RBAC_GROUP, "kind": role_kind, "name": spec["name"]}
-    subjects = []
-    for subject in spec["subjects"]:
-        entry = {"kind": subject["kind"], "name": subject["name"]}
-        if subject["kind"] == "ServiceAccount":
-            entry["namespace"] = subject.get("namespace") or spec["namespace"]
-        else:
-            entry["apiGroup"] = RBAC_GROUP
-        subjects.append(entry)
-    name = spec.get("binding_name") or spec["name"]
-    return {"apiVersion": RBAC_API, "kind": binding_kind,
-            "metadata": _metadata(name, spec["namespace"], spec.get("labels")),
-            "roleRef": role_ref, "subjects": subjects}
-
-
-def absent_targets(spec):
-    """(kind, name, namespace) of what state=absent deletes for a spec: the binding, then the role."""
-    role_kind, binding_kind = role_kinds(spec)
-    targets = [(binding_kind, spec.get("binding_name") or spec["name"], spec["namespace"])]
-    if role_kind is not None:
-        targets.append((role_kind, spec["name"], spec["namespace"]))
-    return targets
-
-
-def same_role_ref(live, desired):
-    ref_live, ref_desired = live.get("roleRef") or {}, desired["roleRef"]
-    return all(ref_live.get(key) == ref_desired[key] for key in ("apiGroup", "kind", "name"))
-
-
 # -- API work ----------------------------------------------------------------------------------
-
-def _key(obj):
-    metadata = obj["metadata"]
-    return obj["kind"], metadata["name"], metadata.get("namespace")
-
 
 def ensure(params, check_mode):
     specs = specs_of(params)
@@ -471,92 +325,64 @@ def ensure(params, check_mode):
 
 
 def _result(params, outcomes, warnings):
-    from ansible.module_utils.kube_service import public_view
-
-    entries, diffs, changed = [], [], False
+    entries, diffs = [], []
     for outcome in outcomes:
         entry = {"role": None, "binding": None, "binding_replaced": outcome.get("replaced", False)}
         for part in ("role", "binding"):
             change = outcome.get(part)
-            if change is None:
-                continue
-            changed = changed or change.changed
-            entry[part] = public_view(change.after)
-            diff = change.diff()
-            if part == "binding" and entry["binding_replaced"]:
-                diff.update(_replacement_headers(change))
-            diffs.append(diff)
+            if change is not None:
+                entry[part] = public_view(change.after)
+                replaced = part == "binding" and entry["binding_replaced"]
+                diffs.append({**change.diff(), **(replacement_headers(change) if replaced else {})})
         entries.append(entry)
-    result = {"changed": changed, "diff": diffs, "warnings": warnings}
-    if params.get("roles") is None:
-        result["result"] = entries[0]
-    else:
-        result["results"] = entries
-    return result
-
-
-def _replacement_headers(change):
-    old, new = change.before["roleRef"], change.after["roleRef"]
-    target = object_ref(change.after["kind"], change.after["metadata"]["name"],
-                        change.after["metadata"].get("namespace"))
-    return {
-        "before_header": f"{target}, roleRef {old.get('kind')} {old.get('name')!r} "
-                         "(deleted: roleRef is immutable)",
-        "after_header": f"{target}, roleRef {new['kind']} {new['name']!r} (created again in its place)",
-    }
+    changed = any(change.changed for outcome in outcomes for change in outcome.values()
+                  if isinstance(change, Change))
+    return {"changed": changed, "diff": diffs, "warnings": warnings,
+            **one_or_list(params["roles"] is not None, entries)}
 
 
 def establish(service, specs, force_conflicts):
-    from ansible.module_utils.kube_service import Change, named
-
     planned = [(desired_role(spec), desired_binding(spec)) for spec in specs]
     wanted = [obj for pair in planned for obj in pair if obj is not None]
-    defined = {_key(obj) for obj in wanted}
-    bound = sorted({("ClusterRole", spec["cluster_role"], None) for spec in specs if spec.get("cluster_role")}
-                   - defined)
-    referenced = [named(RBAC_API, kind, name) for kind, name, _ in bound]
+    bound = {spec["cluster_role"] for spec in specs if spec.get("cluster_role")}
+    defined = {obj["metadata"]["name"] for obj in wanted if obj["kind"] == "ClusterRole"}
+    referenced = [named(RBAC_API, "ClusterRole", name) for name in sorted(bound - defined)]
     live = service.read_all(wanted + referenced)
+    missing_roles = [f'ClusterRole "{role["metadata"]["name"]}" (to bind) does not exist'
+                     for role in referenced if live.of(role) is None]
+    problems = [f"{what}; create it first, or correct cluster_role" for what in missing_roles]
 
-    missing_namespaces = service.missing_namespaces(wanted, live)
-    missing_roles = [role["metadata"]["name"] for role in referenced if live.of(role) is None]
-    problems = [(f'namespace "{namespace}" does not exist', "create it first (module k8s_namespace)")
-                for namespace in missing_namespaces]
-    problems += [(f'ClusterRole "{name}" (to bind) does not exist',
-                  "create it first, or correct cluster_role") for name in missing_roles]
+    def failure(namespace):
+        problems.insert(0, f'namespace "{namespace}" does not exist; create it first (module k8s_namespace)')
+        return "Cannot ensure the RBAC objects: " + "; and ".join(problems) + "."
+
+    warnings = service.require_namespaces(wanted, live, failure=failure)
     if problems and not service.check_mode:
-        raise KubeError("Cannot ensure the RBAC objects: "
-                        + "; and ".join(f"{what}; {fix}" for what, fix in problems) + ".")
-    warnings = [f"{what[0].upper()}{what[1:]} (yet): the objects concerned are shown as they would be "
-                "sent; a real run fails unless an earlier task creates it." for what, _ in problems]
-
-    def apply(obj):
-        if obj["metadata"].get("namespace") in missing_namespaces:
-            return Change(True, None, obj)  # check mode only: a dry run would be refused (404)
-        return service.apply(obj, force_conflicts=force_conflicts, live=live.of(obj), live_known=True)
-
+        raise KubeError("Cannot ensure the RBAC objects: " + "; and ".join(problems) + ".")
+    warnings += [f"{what} (yet): the objects concerned are shown as they would be sent; a real run fails "
+                 "unless an earlier task creates it." for what in missing_roles]
     outcomes = [{} for _ in specs]
     for outcome, (role, _binding) in zip(outcomes, planned, strict=True):
         if role is not None:
-            outcome["role"] = apply(role)
+            outcome["role"] = service.apply(role, force_conflicts=force_conflicts, live=live.of(role),
+                                            live_known=True)
     for outcome, (_role, binding) in zip(outcomes, planned, strict=True):
-        if binding is None:
-            continue
-        current = live.of(binding)
+        current = live.of(binding) if binding is not None else None
         if current is not None and not same_role_ref(current, binding):
             outcome["binding"] = _replace(service, current, binding, force_conflicts)
             outcome["replaced"] = True
-        else:
-            outcome["binding"] = apply(binding)
+        elif binding is not None:
+            outcome["binding"] = service.apply(binding, force_conflicts=force_conflicts, live=current,
+                                               live_known=True)
     return outcomes, warnings
 
 
 def _replace(service, current, binding, force_conflicts):
     """roleRef is immutable: delete the binding and create it anew (a dry-run delete in check mode,
     where the new binding cannot be dry-run created while the old one still exists)."""
-    from ansible.module_utils.kube_service import Change
-
-    kind, name, namespace = _key(binding)
-    service.delete(RBAC_API, kind, name, namespace)
+    metadata = binding["metadata"]
+    service.delete(RBAC_API, binding["kind"], metadata["name"], metadata.get("namespace"), live=current,
+                   live_known=True)
     if service.check_mode:
         return Change(True, current, binding)
     created = service.apply(binding, force_conflicts=force_conflicts, live=None, live_known=True)
@@ -564,24 +390,17 @@ def _replace(service, current, binding, force_conflicts):
 
 
 def remove(service, specs):
-    from ansible.module_utils.kube_service import Change, named
-
     targets = [[named(RBAC_API, *target) for target in absent_targets(spec)] for spec in specs]
     live = service.read_all([target for group in targets for target in group])
-    outcomes = []
-    for group in targets:
-        outcome = {}
-        for part, target in zip(("binding", "role"), group, strict=False):
-            if live.of(target) is not None:
-                outcome[part] = service.delete(RBAC_API, *_key(target))
-            else:
-                outcome[part] = Change(False, None, None)
-        outcomes.append(outcome)
-    return outcomes
+    return [dict(zip(("binding", "role"), service.delete_all(group, live), strict=False))
+            for group in targets]
+
+
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
 
 
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

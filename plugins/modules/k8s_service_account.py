@@ -96,7 +96,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - kube_connection
+  - tekton_cd.pipeline.kube_connection
 attributes:
   check_mode:
     support: full
@@ -108,7 +108,7 @@ attributes:
 
 EXAMPLES = r"""
 - name: Ensure the deploy account, which pulls images with the registry secret
-  k8s_service_account:
+  tekton_cd.pipeline.k8s_service_account:
     name: deployer
     namespace: health-ci
     labels:
@@ -117,7 +117,7 @@ EXAMPLES = r"""
     automount_token: false
 
 - name: Ensure every account of the pipeline in one request round
-  k8s_service_account:
+  tekton_cd.pipeline.k8s_service_account:
     namespace: health-ci
     service_accounts:
       - name: builder
@@ -127,7 +127,7 @@ EXAMPLES = r"""
       - name: namespace-admin
 
 - name: Remove the accounts
-  k8s_service_account:
+  tekton_cd.pipeline.k8s_service_account:
     namespace: health-ci
     state: absent
     service_accounts:
@@ -162,10 +162,18 @@ diff:
   type: raw
 """
 
-from ansible.module_utils.kube_args import option_at, requested  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible.module_utils.kube_names import check_labels, check_namespace_name, is_dns_subdomain  # noqa: E402
-from ansible.module_utils.kube_runner import connect_service, run_module  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import option_at, requested  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
+    check_labels,
+    check_namespace_name,
+    is_dns_subdomain,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
+    changes_result,
+    connect_service,
+)
 
 ACCOUNT_OPTIONS = {
     "labels": {"type": "dict"},
@@ -242,46 +250,20 @@ def ensure(params, check_mode):
     service = connect_service(params, check_mode)
     desired = [desired_account(params["namespace"], account) for _, account in accounts]
     live = service.read_all(desired)  # one request: a GET for one account, a LIST for several
+    warnings = []
     if params["state"] == "absent":
-        changes = [_delete(service, body, live) for body in desired]
-        warnings = []
+        changes = service.delete_all(desired, live)
     else:
-        changes, warnings = _apply(service, params, desired, live)
-    result = {"changed": any(change.changed for change in changes), "warnings": warnings}
-    if params.get("service_accounts") is None:
-        result.update(result=changes[0].result or {}, diff=changes[0].diff())
-    else:
-        result.update(results=[change.result or {} for change in changes],
-                      diff=[change.diff() for change in changes])
-    return result
+        warnings = service.require_namespaces(desired, live)
+        changes = service.apply_all(desired, force_conflicts=params["force_conflicts"], live=live)
+    return changes_result(changes, list_form=params["service_accounts"] is not None, warnings=warnings)
 
 
-def _apply(service, params, desired, live):
-    from ansible.module_utils.kube_service import Change
-
-    namespace = params["namespace"]
-    if service.missing_namespaces(desired, live):
-        if not service.check_mode:
-            raise KubeError(
-                f"Cannot create {object_ref('ServiceAccount', desired[0]['metadata']['name'], namespace)}: "
-                f'the namespace "{namespace}" does not exist; create it first (module k8s_namespace).'
-            )
-        warning = (f'Namespace "{namespace}" does not exist (yet): the service accounts are shown as '
-                   "they would be sent; a real run needs the namespace created first (k8s_namespace).")
-        return [Change(True, None, body) for body in desired], [warning]
-    return service.apply_all(desired, force_conflicts=params["force_conflicts"], live=live), []
-
-
-def _delete(service, body, live):
-    from ansible.module_utils.kube_service import Change
-
-    if live.of(body) is None:
-        return Change(False, None, None)
-    return service.delete("v1", "ServiceAccount", body["metadata"]["name"], body["metadata"]["namespace"])
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
 
 
 def main():
-    run_module(ARGUMENT_SPEC, ensure)
+    MODULE.main()
 
 
 if __name__ == "__main__":

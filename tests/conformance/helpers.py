@@ -93,6 +93,24 @@ class RawApi:
             time.sleep(interval)
 
 
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+
+
+def wait_for_root_ca(api: RawApi, namespace: str, timeout: float = 30.0) -> dict:
+    """The `kube-root-ca.crt` ConfigMap of a new namespace, once published. A real cluster's
+    controller-manager publishes it asynchronously, shortly after the namespace is created: a watch
+    without a resourceVersion reports it as ADDED whether it exists already or appears later."""
+    events = api.watch(
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        timeout=timeout,
+        stop=lambda seen: any(e["type"] == "ADDED" for e in seen),
+        fieldSelector=f"metadata.name={ROOT_CA_CONFIGMAP}",
+    )
+    added = [e["object"] for e in events if e["type"] == "ADDED"]
+    assert added, f"{ROOT_CA_CONFIGMAP} was not published in namespace {namespace} within {timeout:.0f} s"
+    return added[0]
+
+
 def token_of(kubeconfig: dict) -> str | None:
     context_name = kubeconfig.get("current-context")
     context = next(c["context"] for c in kubeconfig["contexts"] if c["name"] == context_name)

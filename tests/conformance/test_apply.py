@@ -214,3 +214,52 @@ def test_strategic_merge_patch_is_refused_for_custom_resources(api, namespace, c
         "the body of the request was in an unknown format - accepted media types include: "
         "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
     )
+
+
+# Apply bodies that are not a YAML object, and the real server's answers (v1.28.7). The real text
+# comes from go-yaml v2 through sigs.k8s.io/yaml; the emulator parses with PyYAML and rewrites its
+# problems into go-yaml's wording and line numbering. Byte-identical for every case below; not
+# emulated: go-yaml's "found unknown directive name" (PyYAML ignores unknown %-directives) and
+# problems this table lacks, which keep PyYAML's words after the same prefix.
+CONVERT = "error decoding YAML: error converting YAML to JSON: yaml: "
+NOT_A_MAP = (
+    "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go "
+    "value of type map[string]interface {{}}"
+)
+NOT_YAML = (
+    ("{not: [yaml", CONVERT + "line 1: did not find expected ',' or ']'"),
+    ("a: [1, 2", CONVERT + "line 1: did not find expected ',' or ']'"),
+    ("{a: 1", CONVERT + "line 1: did not find expected ',' or '}'"),
+    ('{"a": ', CONVERT + "line 1: did not find expected node content"),
+    ("kind: [\n\n", CONVERT + "line 2: did not find expected node content"),
+    ("a: b: c", CONVERT + "mapping values are not allowed in this context"),
+    ("\t bad", CONVERT + "found character that cannot start any token"),
+    ("a:\n\tb: c", CONVERT + "line 2: found character that cannot start any token"),
+    ("a:\n  - b\n c: d", CONVERT + "line 2: did not find expected key"),
+    ("a: 1\n- b", CONVERT + "line 1: did not find expected key"),
+    ("- a\nb: 1", CONVERT + "line 1: did not find expected '-' indicator"),
+    ("key: 'unterminated", CONVERT + "found unexpected end of stream"),
+    ('a: "\\q"', CONVERT + "found unknown escape character"),
+    ("&: x", CONVERT + "did not find expected alphabetic or numeric character"),
+    ("a: !<tag x", CONVERT + "did not find the expected '>'"),
+    ("foo: *bar", CONVERT + "unknown anchor 'bar' referenced"),
+    (b"a: \xff\xfe", CONVERT + "invalid leading UTF-8 octet"),
+    ("[]", NOT_A_MAP.format("array")),
+    ("42", NOT_A_MAP.format("number")),
+    ('"str"', NOT_A_MAP.format("string")),
+    ("true", NOT_A_MAP.format("bool")),
+    ("--- a\n...\n--- b", NOT_A_MAP.format("string")),  # only the first document is read
+    ("", "invalid object type: /, Kind="),
+    ("null", "invalid object type: /, Kind="),
+    ("kind: ConfigMap", "invalid object type: /, Kind=ConfigMap"),
+    ("apiVersion: v1\nkind: Secret", "invalid object type: /v1, Kind=Secret"),
+    ("apiVersion: v2\nkind: ConfigMap", "invalid object type: /v2, Kind=ConfigMap"),
+)
+
+
+def test_apply_of_a_body_that_is_not_a_yaml_object_is_a_bad_request(api, namespace):
+    path = CM.format(ns=namespace) + "/notyaml"
+    for body, message in NOT_YAML:
+        status, answer = api.call("PATCH", path, body, "application/apply-patch+yaml", fieldManager="t")
+        assert (status, answer.get("reason"), answer.get("message")) == (400, "BadRequest", message), body
+    assert api.get(path)[0] == 404

@@ -2,6 +2,8 @@
 
 import re
 
+from tests.conformance.helpers import wait_for_root_ca
+
 CM = "/api/v1/namespaces/{ns}/configmaps"
 
 
@@ -114,6 +116,7 @@ def test_generate_name(api, namespace):
 
 
 def test_list_shape_and_label_and_field_selectors(api, namespace):
+    wait_for_root_ca(api, namespace)  # the namespace's one unlabelled ConfigMap, published asynchronously
     for name, tier in (("l1", "web"), ("l2", "db"), ("l3", "web")):
         api.post(CM.format(ns=namespace), {"metadata": {"name": name, "labels": {"tier": tier}}})
     status, body = api.get(CM.format(ns=namespace), labelSelector="tier=web")
@@ -131,6 +134,7 @@ def test_list_shape_and_label_and_field_selectors(api, namespace):
 
 
 def test_list_pagination(api, namespace):
+    wait_for_root_ca(api, namespace)  # counted below, and published asynchronously
     for n in range(3):
         api.post(CM.format(ns=namespace), {"metadata": {"name": f"p{n}", "labels": {"page": "yes"}}})
     _, first = api.get(CM.format(ns=namespace), labelSelector="page=yes", limit="2")
@@ -230,3 +234,43 @@ def test_dry_run_writes_nothing(api, namespace):
     _, after = api.get(CM.format(ns=namespace) + "/wet")
     assert after["data"] == {"a": "1"}
     assert after["metadata"]["resourceVersion"] == real["metadata"]["resourceVersion"]
+
+
+def test_an_unsupported_dry_run_value_names_the_options_and_every_value(api, namespace):
+    """dryRun accepts only "All"; the 422 names the verb's options kind and prints the whole list of
+    values as Go does (compared with v1.28.7)."""
+    path = CM.format(ns=namespace)
+    api.post(path, {"metadata": {"name": "dry"}})
+    calls = (
+        ("CreateOptions", lambda **q: api.post(path, {"metadata": {"name": "other"}}, **q)),
+        ("UpdateOptions", lambda **q: api.put(path + "/dry", {"metadata": {"name": "dry"}}, **q)),
+        ("PatchOptions", lambda **q: api.merge_patch(path + "/dry", {"data": {"a": "1"}}, **q)),
+        ("DeleteOptions", lambda **q: api.delete(path + "/dry", **q)),
+    )
+    for options, call in calls:
+        assert call(dryRun="Bogus") == (
+            422,
+            status_body(
+                422,
+                "Invalid",
+                f'{options}.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{{"Bogus"}}: '
+                'supported values: "All"',
+                {
+                    "group": "meta.k8s.io",
+                    "kind": options,
+                    "causes": [
+                        {
+                            "reason": "FieldValueNotSupported",
+                            "message": 'Unsupported value: []string{"Bogus"}: supported values: "All"',
+                            "field": "dryRun",
+                        }
+                    ],
+                },
+            ),
+        )
+    status, body = api.post(path, {"metadata": {"name": "other"}}, dryRun=["All", "Bogus"])
+    assert status == 422
+    assert body["details"]["causes"][0]["message"] == (
+        'Unsupported value: []string{"All", "Bogus"}: supported values: "All"'
+    )
+    assert api.get(path + "/other")[0] == 404 and api.get(path + "/dry")[1]["metadata"].get("resourceVersion")

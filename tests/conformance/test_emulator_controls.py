@@ -1,5 +1,6 @@
 """The emulator's test controls (faults, latency, request log) and its command line. Emulator only."""
 
+import json
 import subprocess
 import sys
 import time
@@ -137,3 +138,130 @@ def test_command_line_start_and_stop(tmp_path):
     assert not (state / "pid").exists()
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "/version", verify=str(state / "ca.crt"), timeout=5)
+
+
+def test_writes_since_reset_count_writes_and_mark_dry_run_and_reviews(api, as_token, namespace, emulator):
+    """The "writes since reset" query: every POST / PUT / PATCH / DELETE with who sent it and the
+    answer's status; dry-run requests and reviews (which store nothing) are listed but not counted."""
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    jane = as_token(emulator.add_token("jane", ["devs"]))
+    api.get(path)  # reads are not writes
+    assert api.post(path, {"metadata": {"name": "w"}})[0] == 201
+    assert api.merge_patch(path + "/w", {"data": {"a": "1"}}, dryRun="All")[0] == 200
+    review = {"spec": {"user": "jane", "resourceAttributes": {"verb": "get", "resource": "pods"}}}
+    assert api.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", review)[0] == 201
+    assert jane.delete(path + "/w")[0] == 403
+    assert api.delete(path + "/w", {"dryRun": ["All"]})[0] == 200
+    assert api.delete(path + "/w")[0] == 200
+    report = emulator.controls.writes_since_reset()
+    assert report == {
+        "count": 3,
+        "writes": [
+            {"method": "POST", "path": path, "user": "kubernetes-admin", "status": 201, "kind": "write"},
+            {
+                "method": "PATCH",
+                "path": path + "/w",
+                "user": "kubernetes-admin",
+                "status": 200,
+                "kind": "dry-run",
+            },
+            {
+                "method": "POST",
+                "path": "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                "user": "kubernetes-admin",
+                "status": 201,
+                "kind": "query",
+            },
+            {"method": "DELETE", "path": path + "/w", "user": "jane", "status": 403, "kind": "write"},
+            {
+                "method": "DELETE",
+                "path": path + "/w",
+                "user": "kubernetes-admin",
+                "status": 200,
+                "kind": "dry-run",
+            },
+            {
+                "method": "DELETE",
+                "path": path + "/w",
+                "user": "kubernetes-admin",
+                "status": 200,
+                "kind": "write",
+            },
+        ],
+    }
+    assert api.get("/_emulator/writes-since-reset") == (200, report)
+    emulator.controls.fail_next(verb="PUT", path=r"/configmaps/x$", status=429)
+    api.put(path + "/x", {"metadata": {"name": "x"}})
+    assert emulator.controls.writes_since_reset()["writes"][-1] == {
+        "method": "PUT",
+        "path": path + "/x",
+        "user": "",
+        "status": 429,
+        "kind": "write",
+    }
+    assert api.post("/_emulator/reset", {})[0] == 200
+    assert api.get("/_emulator/writes-since-reset") == (200, {"count": 0, "writes": []})
+    assert jane.get("/_emulator/writes-since-reset")[0] == 403
+
+
+def test_command_line_writes_verb(tmp_path):
+    """python -m emulator writes: the query over the control endpoint, as text or JSON, with --reset."""
+    state = tmp_path / "state"
+    run = [sys.executable, "-m", "emulator"]
+
+    def cli(*args):
+        return subprocess.run(
+            [*run, *args, "--state-dir", str(state)],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    not_running = cli("writes")
+    assert not_running.returncode == 1
+    assert (
+        not_running.stderr
+        == f"no emulated cluster to ask: no emulated cluster is running from {state}; start it first\n"
+    )
+    assert cli("start").returncode == 0
+    try:
+        kubeconfig = yaml.safe_load((state / "kubeconfig").read_text())
+        remote = RawApi(
+            kubeconfig["clusters"][0]["cluster"]["server"],
+            (state / "ca.crt").read_text(),
+            kubeconfig["users"][0]["user"]["token"],
+        )
+        configmaps = "/api/v1/namespaces/default/configmaps"
+        assert remote.post(configmaps, {"metadata": {"name": "one"}})[0] == 201
+        assert remote.post(configmaps, {"metadata": {"name": "two"}}, dryRun="All")[0] == 201
+        as_json = cli("writes", "--json")
+        assert as_json.returncode == 0, as_json.stderr
+        assert json.loads(as_json.stdout) == {
+            "count": 1,
+            "writes": [
+                {
+                    "method": "POST",
+                    "path": configmaps,
+                    "user": "kubernetes-admin",
+                    "status": 201,
+                    "kind": "write",
+                },
+                {
+                    "method": "POST",
+                    "path": configmaps,
+                    "user": "kubernetes-admin",
+                    "status": 201,
+                    "kind": "dry-run",
+                },
+            ],
+        }
+        as_text = cli("writes", "--reset")
+        assert as_text.returncode == 0, as_text.stderr
+        assert as_text.stdout.splitlines() == [
+            "1 write since reset; not counted: 1 dry-run",
+            f"  POST   {configmaps}  user=kubernetes-admin  201",
+        ]
+        assert cli("writes").stdout == "0 writes since reset\n"
+    finally:
+        assert cli("stop").returncode == 0

@@ -22,8 +22,8 @@ def kube_service(kubeconfig, **options):
     from tests.playbook import use_project_module_utils
 
     use_project_module_utils()
-    from ansible.module_utils.kube_client import connect
-    from ansible.module_utils.kube_service import KubeService
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_client import connect
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import KubeService
 
     source = str(kubeconfig) if not isinstance(kubeconfig, dict) else kubeconfig
     return KubeService(connect({"kubeconfig": source}), **options)

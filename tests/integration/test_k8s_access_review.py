@@ -17,7 +17,7 @@ from tests.playbook import use_project_module_utils
 
 use_project_module_utils()
 
-from ansible.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
 
 RBAC = "rbac.authorization.k8s.io/v1"
 VERSION_OF_GROUP = {"": "v1", "apps": "v1", "rbac.authorization.k8s.io": "v1"}

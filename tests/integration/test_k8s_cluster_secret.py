@@ -128,8 +128,8 @@ def test_second_run_changes_nothing_and_writes_nothing(cluster, account, core, t
 
 
 def handler_params(cluster, namespace, **options):
-    module = load_module(MODULE)  # first: it makes ansible.module_utils.kube_* importable
-    from ansible.module_utils.kube_args import with_connection_args
+    module = load_module(MODULE)  # first: it makes the collection's module_utils importable
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import with_connection_args
 
     params = {name: spec.get("default") for name, spec in with_connection_args(module.ARGUMENT_SPEC).items()}
     params.update({"kubeconfig": str(cluster.kubeconfig_path), "name": "deployer-kubeconfig",
@@ -252,7 +252,7 @@ def test_secret_namespace_missing_is_a_clear_error_before_any_token(cluster, acc
 ])
 def test_bad_input_fails_before_any_request(cluster, account, core, options, message):
     module, params = handler_params(cluster, account, **options)
-    from ansible.module_utils.kube_errors import KubeError
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError
 
     with pytest.raises(KubeError) as failure:
         module.ensure(params, False)

@@ -51,7 +51,7 @@ class Run:
 
 
 def run_playbook(workdir: Path, inventory: str, env: dict[str, str], extra_vars: dict[str, str],
-                 playbook: str = "provision.yml", verbosity: int = 0) -> Run:
+                 playbook: str = "provision.yml", verbosity: int = 0, extra_args=()) -> Run:
     """ansible-playbook as a user runs it, with HOME, caches and Ansible's temp directories inside
     `workdir` so that every file the run leaves behind can be inspected."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -72,6 +72,7 @@ def run_playbook(workdir: Path, inventory: str, env: dict[str, str], extra_vars:
         command += ["-e", f"{name}={value}"]
     if verbosity:
         command.append("-" + "v" * verbosity)
+    command += list(extra_args)
     completed = subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True,
                                timeout=600, check=False)
     return Run(completed, workdir)
@@ -141,7 +142,7 @@ def test_verbose_run_leaks_neither_key_nor_tokens(cluster, fake_ibmcloud, stage,
     fake_ibmcloud.add_cluster("demo")
     run = run_playbook(tmp_path / "run", "demo", ibmcloud_env(fake_ibmcloud), stage, verbosity=3)
     assert run.rc == 0, run.output
-    assert "ESTABLISH LOCAL CONNECTION" in run.output  # -vvv did show its details
+    assert "module_args" in run.output  # -vvv did show its details: every task's (masked) arguments
 
     from kubernetes import client
 
@@ -242,8 +243,26 @@ def test_fake_ibmcloud_command_line_serves_in_front_of_a_cluster_and_stops(clust
         demo = session.get(saved["url"] + "/global/v2/getCluster", params={"cluster": "demo"},
                            headers={"Authorization": f"Bearer {token}"}, verify=saved["ca_file"], timeout=10)
         assert demo.status_code == 200 and demo.json()["masterURL"] == cluster.server
+        # The writes verb, as for the emulated cluster: the token grant is a query, not a write.
+        made = session.put(saved["url"] + "/api/v1/namespaces/ours", verify=saved["ca_file"], timeout=10,
+                           headers={"Authorization": f"Bearer {token}"})
+        assert made.status_code == 201
+        writes = cli("writes", "--json")
+        assert writes.returncode == 0, writes.stderr
+        report = json.loads(writes.stdout)
+        assert report["count"] == 1
+        saved_user = report["writes"][1]["user"]
+        assert saved_user.startswith("IBMid-")
+        assert [(w["method"], w["path"], w["status"], w["kind"]) for w in report["writes"]] == [
+            ("POST", "/identity/token", 200, "query"), ("PUT", "/api/v1/namespaces/ours", 201, "write")]
+        assert saved["control_token"] not in writes.stdout + writes.stderr
+        assert cli("writes", "--reset").stdout.splitlines() == [
+            "1 write since reset; not counted: 1 query",
+            f"  PUT    /api/v1/namespaces/ours  user={saved_user}  201"]
+        assert cli("writes").stdout == "0 writes since reset\n"
     finally:
         stopped = cli("stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not (state / "ibmcloud.json").exists() and not (state / "ibmcloud.env").exists()
     assert "no fake IBM Cloud running" in cli("stop").stdout
+    assert cli("writes").returncode == 1

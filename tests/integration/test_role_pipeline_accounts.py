@@ -288,3 +288,91 @@ def test_a_tampered_role_is_caught_by_the_review_and_put_back(cluster, converged
                       "namespace").changed
     assert fixed.task(REVIEW_TASK).status == "ok"
     assert rbac.read_namespaced_role("chart-deployer", app).rules == wanted
+
+
+def review_requests(controls):
+    return [request for request in controls.requests() if request[1] == REVIEW_PATH]
+
+
+def rbac_lists(controls):
+    """Cluster-wide LISTs of the four RBAC kinds: the fingerprint's reads."""
+    kinds = ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
+    return [request for request in controls.requests()
+            if request[0] == "GET" and request[1].rpartition("/")[0] == "/apis/rbac.authorization.k8s.io/v1"
+            and request[1].rpartition("/")[2] in kinds]
+
+
+def test_a_no_op_run_asks_no_review_question_until_rbac_changes(cluster, stage, tmp_path, request):
+    """The first run asks every question and records the fingerprint; the next asks none and writes
+    nothing (four RBAC LISTs and one GET of the record instead of ~100 reviews); a ClusterRoleBinding
+    made elsewhere that grants the deployer more is caught by the run after it, and then nothing is
+    recorded, so every later run asks again until it is removed (which restores the reviewed state)."""
+    from kubernetes import client
+
+    pipeline, app, variables = stage
+    controls = request.getfixturevalue("emulator").controls if cluster.is_emulated else None
+    first = apply_role(tmp_path / "first", variables)
+    assert first.rc == 0, first.stdout
+    assert first.task(REVIEW_TASK).result["reviewed"] is True
+    core = client.CoreV1Api(cluster.api_client())
+    record = core.read_namespaced_config_map("tekton-cd-access-review", pipeline)
+    assert record.data["fingerprint"] == first.task(REVIEW_TASK).result["fingerprint"]
+    assert set(record.data) == {"fingerprint", "questions", "reviewed-at"}
+
+    if controls is not None:
+        controls.reset()
+    again = apply_role(tmp_path / "again", variables)
+    assert again.rc == 0, again.stdout
+    if controls is not None:  # on a shared real cluster other RBAC writes may come in between
+        assert again.task(REVIEW_TASK).result["reviewed"] is False
+        assert review_requests(controls) == []
+        assert controls.writes() == []
+        assert len(rbac_lists(controls)) == 4
+        rows = [row for entry in again.task(REVIEW_TASK).result["reviews"] for row in entry["results"]]
+        assert rows and all(row["ok"] for row in rows)
+
+    rbac = client.RbacAuthorizationV1Api(cluster.api_client())
+    too_wide = cluster.unique_name("too-wide")
+    rbac.create_cluster_role_binding({  # edit: secrets and workloads in every namespace
+        "metadata": {"name": too_wide},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": pipeline}]})
+    try:
+        if controls is not None:
+            controls.reset()
+        caught = apply_role(tmp_path / "caught", variables)
+        assert caught.rc != 0
+        review = caught.task(REVIEW_TASK)
+        assert review.failed and review.result.get("reviewed") is True, review.result
+        assert any(too_wide in line and "may get secrets" in line for line in review.result["mismatches"]), \
+            review.result["mismatches"]
+        if controls is not None:
+            assert len(review_requests(controls)) > 50  # every question was asked again
+            assert [write for write in controls.writes() if write[1] != REVIEW_PATH] == []  # nothing recorded
+
+        still = apply_role(tmp_path / "still", variables, tasks_from="review")
+        assert still.rc != 0 and still.task(REVIEW_TASK).result["reviewed"] is True
+    finally:
+        rbac.delete_cluster_role_binding(too_wide)
+
+    # Without the binding, every RBAC object is again exactly as when the review last passed.
+    healed = apply_role(tmp_path / "healed", variables)
+    assert healed.rc == 0, healed.stdout
+    if controls is not None:
+        assert healed.task(REVIEW_TASK).result["reviewed"] is False
+
+
+def test_without_a_record_every_run_asks(cluster, stage, tmp_path, request):
+    pipeline, _app, variables = stage
+    variables = {**variables, "pipeline_accounts_review_record": ""}
+    controls = request.getfixturevalue("emulator").controls if cluster.is_emulated else None
+    assert apply_role(tmp_path / "first", variables).rc == 0
+    if controls is not None:
+        controls.reset()
+    again = apply_role(tmp_path / "again", variables)
+    assert again.rc == 0, again.stdout
+    assert again.task(REVIEW_TASK).result["reviewed"] is True
+    assert "fingerprint" not in again.task(REVIEW_TASK).result
+    if controls is not None:
+        assert len(review_requests(controls)) > 50
+        assert rbac_lists(controls) == []

@@ -16,7 +16,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.conftest import REAL_KUBECONFIG_ENV, ClusterUnderTest
-from tests.integration.tekton_support import Tekton, ensure_tekton_crds, succeeded
+from tests.integration.tekton_support import Tekton, succeeded
 
 pytestmark = pytest.mark.emulator_only
 
@@ -31,11 +31,9 @@ def tekton_cluster(tmp_path_factory):
         pytest.skip("the Tekton controller is the emulator's")
     from emulator import EmulatedCluster
 
-    with EmulatedCluster() as emulated:
+    with EmulatedCluster(tekton=True) as emulated:  # the project's Tekton v1 CRDs validate every write
         path = emulated.write_kubeconfig(tmp_path_factory.mktemp("tekton-cluster") / "kubeconfig")
-        under_test = ClusterUnderTest(path, emulated.kubeconfig_dict(), emulated)
-        ensure_tekton_crds(under_test.api_client())
-        yield under_test
+        yield ClusterUnderTest(path, emulated.kubeconfig_dict(), emulated)
 
 
 @pytest.fixture

@@ -164,9 +164,9 @@ def test_workload_simulator_reports_ready_complete_and_failed(state):
 
 
 def test_watching_from_a_compacted_version_is_expired(state, monkeypatch):
-    from emulator.kube import models
+    from emulator.kube import storage
 
-    monkeypatch.setattr(models, "MAX_EVENTS", 5)
+    monkeypatch.setattr(storage, "MAX_EVENTS", 5)
     configmaps = rtype(state, "configmaps")
     start = state.current_resource_version
     for n in range(8):

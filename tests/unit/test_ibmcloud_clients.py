@@ -10,20 +10,20 @@ from tests.playbook import use_project_module_utils
 
 use_project_module_utils()  # the modules import their helpers as ansible.module_utils.<name>
 
-from ansible.module_utils.ibmcloud_clusters import (  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_clusters import (  # noqa: E402
     KubernetesService,
     OpenShiftOAuth,
     build_kubeconfig,
     cluster_facts,
     kubeconfig_parts,
 )
-from ansible.module_utils.ibmcloud_common import (  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_common import (  # noqa: E402
     IBMCloudError,
     Transport,
     resolve_endpoint,
 )
-from ansible.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
-from ansible.module_utils.ibmcloud_registry import (  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_iam import IAMClient  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.ibmcloud_registry import (  # noqa: E402
     ContainerRegistry,
     registry_api_url,
     registry_host,

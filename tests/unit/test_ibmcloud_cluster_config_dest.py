@@ -12,6 +12,7 @@ from tests.playbook import load_module
 
 module = load_module("ibmcloud_cluster_config")
 build_kubeconfig = module.build_kubeconfig
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import hide_tokens  # noqa: E402
 
 
 def _jwt(expires_in):
@@ -70,6 +71,6 @@ def test_wrong_mode_is_fixed(tmp_path):
 
 
 def test_redacted_copy_hides_tokens_only():
-    redacted = module._redacted(_config("secret-token"))
+    redacted = hide_tokens(_config("secret-token"))
     assert "secret-token" not in json.dumps(redacted)
     assert redacted["clusters"] == _config("x")["clusters"]

@@ -163,3 +163,63 @@ def test_http_answers_carry_ibms_shapes_and_injected_faults():
         unauthenticated = requests.get(fake.url + "/global/v2/getClusters", verify=fake.ca_file, timeout=10)
         assert unauthenticated.status_code == 401 and unauthenticated.json()["type"] == "Authentication"
         assert [r.status for r in fake.requests] == [400, 200, 200, 429, 401]
+
+
+def test_writes_since_reset_as_the_emulated_cluster_answers_it():
+    """The fake's controls: the same "writes since reset" query and reset as the emulated cluster's,
+    in process and over HTTP (with the fake's control token only). A token grant is a query."""
+    with FakeIBMCloud() as fake:
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = fake.ca_file
+        token = session.post(
+            fake.url + "/identity/token",
+            data={"grant_type": APIKEY_GRANT, "apikey": fake.api_key},
+            timeout=10,
+        ).json()["access_token"]
+        session.get(fake.url + "/api/v1/namespaces", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        made = session.put(
+            fake.url + "/api/v1/namespaces/ours", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        refused = session.put(
+            fake.url + "/api/v1/namespaces/ours", headers={"Authorization": "Bearer nope"}, timeout=10
+        )
+        assert (made.status_code, refused.status_code) == (201, 401)
+        user = fake.identity.iam_id
+        report = {
+            "count": 2,
+            "writes": [
+                {"method": "POST", "path": "/identity/token", "user": user, "status": 200, "kind": "query"},
+                {
+                    "method": "PUT",
+                    "path": "/api/v1/namespaces/ours",
+                    "user": user,
+                    "status": 201,
+                    "kind": "write",
+                },
+                {
+                    "method": "PUT",
+                    "path": "/api/v1/namespaces/ours",
+                    "user": "",
+                    "status": 401,
+                    "kind": "write",
+                },
+            ],
+        }
+        assert fake.controls.writes_since_reset() == report
+        control = {"Authorization": f"Bearer {fake.control_token}"}
+        assert (
+            session.get(fake.url + "/_emulator/writes-since-reset", headers=control, timeout=10).json()
+            == report
+        )
+        for credential in ({}, {"Authorization": f"Bearer {token}"}):
+            assert (
+                session.get(
+                    fake.url + "/_emulator/writes-since-reset", headers=credential, timeout=10
+                ).status_code
+                == 401
+            )
+        fake.fail_next(1, 503, "registry")
+        assert session.post(fake.url + "/_emulator/reset", headers=control, timeout=10).json() == {"ok": True}
+        assert fake.controls.writes_since_reset() == {"count": 0, "writes": []}
+        assert fake.requests == [] and fake.faults.pending() == 0  # the control requests are not logged

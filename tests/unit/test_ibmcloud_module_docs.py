@@ -21,7 +21,7 @@ def _documented_options(module):
     documentation = yaml.safe_load(module.DOCUMENTATION)
     options = dict(documentation.get("options") or {})
     for fragment in documentation.get("extends_documentation_fragment") or []:
-        path = ROOT / "plugins" / "doc_fragments" / f"{fragment}.py"
+        path = ROOT / "plugins" / "doc_fragments" / f"{fragment.rpartition('.')[2]}.py"
         spec = importlib.util.spec_from_file_location(f"doc_fragment_{fragment}", path)
         loaded = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(loaded)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -11,10 +9,13 @@ from tests.playbook import use_project_module_utils
 
 use_project_module_utils()
 
-from ansible.module_utils.kube_args import CONNECTION_ARGS, with_connection_args  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError  # noqa: E402
-from ansible.module_utils.kube_runner import (  # noqa: E402
-    _mask_only_kubeconfig_secrets,
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import (  # noqa: E402
+    CONNECTION_ARGS,
+    with_connection_args,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
+    ModuleDeclaration,
     kubeconfig_secrets,
     run_handler,
     validate_params,
@@ -91,17 +92,16 @@ def test_kubeconfig_secrets_are_found():
 
 def test_only_the_secrets_of_a_kubeconfig_stay_masked():
     result = validate({"kubeconfig": KUBECONFIG})
-    module = SimpleNamespace(params=result.validated_parameters, no_log_values=set(result._no_log_values))
-    assert {"v1", "default", "https://127.0.0.1:6443"} <= module.no_log_values  # what plain no_log does
-    _mask_only_kubeconfig_secrets(module)
-    assert module.no_log_values == {"s3cr3t-token", "S0VZ", "exec-secret", "pa55"}
+    assert {"v1", "default", "https://127.0.0.1:6443"} <= set(result._no_log_values)  # plain no_log
+    declaration = ModuleDeclaration({"name": {"type": "str"}}, None)
+    masked = declaration.secret_option_values(result.validated_parameters, result._no_log_values)
+    assert masked == {"s3cr3t-token", "S0VZ", "exec-secret", "pa55"}
 
 
 def test_a_kubeconfig_path_is_not_masked():
     result = validate({"kubeconfig": "configs/kubeconfig", "api_key": "t0ken"})
-    module = SimpleNamespace(params=result.validated_parameters, no_log_values=set(result._no_log_values))
-    _mask_only_kubeconfig_secrets(module)
-    assert module.no_log_values == {"t0ken"}
+    declaration = ModuleDeclaration({"name": {"type": "str"}}, None)
+    assert declaration.secret_option_values(result.validated_parameters, result._no_log_values) == {"t0ken"}
 
 
 def test_handlers_run_without_ansible_module():
@@ -130,7 +130,7 @@ ITEM_OPTIONS = {"labels": {"type": "dict"}, "allowed": {"type": "list", "default
 
 
 def test_requested_turns_either_form_into_elements():
-    from ansible.module_utils.kube_args import option_at, requested
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import option_at, requested
 
     single = {"name": "a", "namespace": "ns", "labels": {"x": "y"}, "allowed": [], "items": None}
     assert requested(single, "items", ITEM_OPTIONS, one="item", shared=("namespace",)) == [
@@ -154,7 +154,7 @@ def test_requested_turns_either_form_into_elements():
      "option 'name': neither name nor items is given; give the name of one item, or a items list"),
 ])
 def test_requested_refuses_mixed_or_missing_forms(params, message):
-    from ansible.module_utils.kube_args import requested
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import requested
 
     with pytest.raises(KubeError) as raised:
         requested(params, "items", ITEM_OPTIONS, one="item")

@@ -16,10 +16,14 @@ from tests.playbook import use_project_module_utils
 
 use_project_module_utils()
 
-from ansible.module_utils import kube_client  # noqa: E402
-from ansible.module_utils.kube_client import KubeClient, connect, load_credentials  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError  # noqa: E402
-from ansible.module_utils.kube_retry import RetryPolicy  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_client  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_client import (  # noqa: E402
+    KubeClient,
+    connect,
+    load_credentials,
+)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_retry import RetryPolicy  # noqa: E402
 
 CORE_V1 = {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
     {"name": "namespaces", "kind": "Namespace", "namespaced": False, "verbs": ["get"]},

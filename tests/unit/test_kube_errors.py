@@ -11,7 +11,7 @@ from tests.playbook import use_project_module_utils
 
 use_project_module_utils()
 
-from ansible.module_utils.kube_errors import (  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import (  # noqa: E402
     KubeError,
     describe_api_answer,
     describe_transport_failure,

@@ -8,8 +8,8 @@ from tests.playbook import use_project_module_utils
 
 use_project_module_utils()
 
-from ansible.module_utils.kube_errors import KubeError  # noqa: E402
-from ansible.module_utils.kube_names import (  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
     check_annotations,
     check_labels,
     check_namespace_name,

@@ -10,9 +10,14 @@ from tests.playbook import use_project_module_utils
 
 use_project_module_utils()
 
-from ansible.module_utils.kube_client import connect  # noqa: E402
-from ansible.module_utils.kube_errors import KubeError  # noqa: E402
-from ansible.module_utils.kube_service import HIDDEN, HIDDEN_CHANGED, KubeService  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_client import connect  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import (  # noqa: E402
+    HIDDEN,
+    HIDDEN_CHANGED,
+    KubeService,
+    Selection,
+)
 
 
 @pytest.fixture
@@ -109,6 +114,39 @@ def test_wait_for_a_condition_and_time_out_clearly(service, namespace):
         service.wait_for("v1", "ConfigMap", "cm", namespace, condition="data.key == '9'", timeout=1)
     assert error.value.msg.startswith(f'Timed out after 1 s waiting for ConfigMap "cm" in namespace '
                                       f'"{namespace}" to match "data.key == \'9\'"')
+
+
+def test_follow_lists_then_watches_several_selections_from_the_lists_version(service, namespace):
+    import time
+
+    labelled = {**config_map(namespace), "metadata": {"name": "cm", "namespace": namespace,
+                                                      "labels": {"follow": "me"}}}
+    service.apply(labelled)
+    service.apply({**config_map(namespace), "metadata": {"name": "other", "namespace": namespace}})
+    selections = {"maps": Selection("v1", "ConfigMap", namespace, label_selector="follow=me"),
+                  "accounts": Selection("v1", "ServiceAccount", namespace,
+                                        field_selector="metadata.name=sa0")}
+    seen = []
+    started = time.monotonic()
+    for key, event, obj in service.follow(selections, timeout=20):
+        seen.append((key, event, obj["metadata"]["name"]))
+        if (key, event) == ("maps", "LISTED"):
+            # Changes made before the watches are surely open still arrive: they watch from the LIST.
+            service.apply(accounts(namespace, 1)[0])
+            service.apply({**labelled, "data": {"key": "2"}})
+        if key == "maps" and event == "MODIFIED":
+            assert obj["data"]["key"] == "2"
+        if ("maps", "MODIFIED", "cm") in seen and any(k == "accounts" and e in ("LISTED", "ADDED")
+                                                      for k, e, _ in seen):
+            break
+    assert time.monotonic() - started < 15
+    assert seen[0] == ("maps", "LISTED", "cm") and ("maps", "LISTED", "other") not in seen
+    # The account was made after the maps' LIST, maybe before the accounts' one: listed or added.
+    assert [(e, n) for k, e, n in seen if k == "accounts"] in ([("LISTED", "sa0")], [("ADDED", "sa0")])
+    # Nothing to see: the follow ends when its time is up, without an error.
+    quiet = time.monotonic()
+    assert [e[:2] for e in service.follow({"maps": selections["maps"]}, timeout=1)] == [("maps", "LISTED")]
+    assert time.monotonic() - quiet < 5
 
 
 def test_delete_with_wait_and_again(service, namespace):

@@ -11,7 +11,7 @@ rbac = load_module("k8s_rbac")
 accounts = load_module("k8s_service_account")
 review = load_module("k8s_access_review")
 
-from ansible.module_utils.kube_errors import KubeError  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError  # noqa: E402
 
 
 def rbac_params(**given):

@@ -1,0 +1,1 @@
+"""Reproducible comparisons of tekton-cd with kubernetes.core and kubectl (`make bench`)."""
