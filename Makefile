@@ -45,7 +45,7 @@ molecule: $(SETUP_STAMP) $(COLLECTION_LINK)
 	@if [ -d molecule/default ]; then molecule test; else echo "molecule: no scenario yet"; fi
 
 test: lint sanity
-	pytest -q -n 2 tests
+	pytest -q -n 2 --dist loadgroup tests
 	$(MAKE) molecule
 
 demo: $(SETUP_STAMP) $(COLLECTION_LINK)
