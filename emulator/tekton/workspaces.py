@@ -20,13 +20,24 @@ class WorkspaceError(ValueError):
     """A binding cannot be materialised (e.g. its Secret does not exist)."""
 
 
+MEMORY_FS = "/dev/shm"  # Linux's tmpfs for every process
+
+
 class WorkspaceStore:
     def __init__(self, root: Path | None = None):
         self._owned = root is None
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="tekton-emulator-"))
         self.root.chmod(0o700)
+        # Secret volumes live in memory, as the kubelet mounts them on tmpfs: a kubeconfig with a
+        # token must never reach a disk. Without a tmpfs, beside the rest (0700, files 0600).
+        memory = Path(MEMORY_FS)
+        self.secret_root = Path(tempfile.mkdtemp(prefix="tekton-emulator-secrets-",
+                                                 dir=memory if memory.is_dir() and os.access(memory, os.W_OK)
+                                                 else None))
+        self.secret_root.chmod(0o700)
 
     def close(self) -> None:
+        shutil.rmtree(self.secret_root, ignore_errors=True)
         if self._owned:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -42,6 +53,7 @@ class WorkspaceStore:
     def release(self, uid: str) -> None:
         """Forget a finished TaskRun's private directories (emptyDir, secrets, results)."""
         shutil.rmtree(self.root / "taskruns" / uid, ignore_errors=True)
+        shutil.rmtree(self.secret_root / uid, ignore_errors=True)
 
     def bind(self, binding: dict, namespace: str, uid: str, lookup) -> Path:
         """The directory for one TaskRun workspace binding. `lookup(kind, name)` returns the
@@ -61,7 +73,12 @@ class WorkspaceStore:
                 raise WorkspaceError(
                     f'workspace "{name}": {kind} "{object_name}" not found in namespace "{namespace}"'
                 )
-            base = self._dir("taskruns", uid, "volumes", name)
+            if kind == "Secret":
+                base = self.secret_root / uid / name
+                base.mkdir(parents=True, exist_ok=True, mode=0o700)
+                (self.secret_root / uid).chmod(0o700)
+            else:
+                base = self._dir("taskruns", uid, "volumes", name)
             self._write_files(base, found, kind, source.get("items"))
         elif binding.get("volumeClaimTemplate"):
             # Only a standalone TaskRun keeps a template; give it its own claim directory.
