@@ -137,7 +137,8 @@ for run in runs["items"]:
         print(f"  built by {task + ':':<28}{reference} ({where})")
 apps = client.AppsV1Api(api_client)
 for kind, items in (("deployment", apps.list_deployment_for_all_namespaces(label_selector="app.kubernetes.io/instance").items),
-                    ("statefulset", apps.list_stateful_set_for_all_namespaces(label_selector="app.kubernetes.io/instance").items)):
+                    ("statefulset", apps.list_stateful_set_for_all_namespaces(label_selector="app.kubernetes.io/instance").items),
+                    ("job", client.BatchV1Api(api_client).list_job_for_all_namespaces(label_selector="app.kubernetes.io/instance").items)):
     for item in items:
         for container in (item.spec.template.spec.init_containers or []) + item.spec.template.spec.containers:
             label = f"{kind} {item.metadata.namespace}/{item.metadata.name}:"
