@@ -75,10 +75,11 @@ class Daemon:
 
     def start(self, state_dir: Path, serve_args: list[str], *, ready: Callable[[], bool],
               ready_message: Callable[[int], str], running_message: Callable[[int], str],
-              refusal: Callable[[], str | None] = lambda: None) -> int:
+              refusal: Callable[[], str | None] = lambda: None, timeout: float | None = None) -> int:
         """Start `serve` detached (its output in the log file) and return once `ready()` holds; 0 at
         once if one already serves from `state_dir`; 1 with the reason on stderr if `refusal()` names
-        one, or the server exits or is not ready within START_TIMEOUT."""
+        one, or the server exits or is not ready within `timeout` seconds (default START_TIMEOUT)."""
+        timeout = timeout or START_TIMEOUT
         state_dir.mkdir(parents=True, exist_ok=True)
         pid = self.running_pid(state_dir)
         if pid is not None:
@@ -98,7 +99,7 @@ class Daemon:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 print(f"{self.label} exited (code {process.returncode}); see {state_dir / self.log_file}",
@@ -109,7 +110,7 @@ class Daemon:
                 return 0
             time.sleep(POLL_INTERVAL)
         process.terminate()
-        print(f"{self.label} not ready after {START_TIMEOUT:.0f} s; see {state_dir / self.log_file}",
+        print(f"{self.label} not ready after {timeout:.0f} s; see {state_dir / self.log_file}",
               file=sys.stderr)
         return 1
 

@@ -259,7 +259,9 @@ class HelmExecutor(StepExecutor):
             working_dir = step.working_dir if step.working_dir and os.path.isdir(step.working_dir) else None
             working_dir = working_dir or str(_workspace(step, "source") or home)
             process = subprocess.Popen(
-                [str(script_file)],
+                # A script gets the step's args as its positional parameters ("$@"), as Tekton
+                # passes them; a command's args are in the script already.
+                [str(script_file), *(step.args if step.script else [])],
                 cwd=working_dir,
                 env=environment,
                 stdout=subprocess.PIPE,

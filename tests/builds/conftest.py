@@ -100,6 +100,7 @@ def step_context(
     result_names=(),
     script: str = "",
     env: dict | None = None,
+    args: list[str] | None = None,
 ) -> tuple[StepContext, list[str]]:
     """A StepContext as the emulated controller makes one, and the list its log goes to."""
     log: list[str] = []
@@ -116,7 +117,7 @@ def step_context(
         image=image,
         script=script,
         command=[],
-        args=[],
+        args=list(args or []),
         env=dict(env or {}),
         working_dir="",
         params=params,

@@ -171,6 +171,24 @@ def test_the_deploy_step_refuses_a_digest_the_registry_does_not_hold(registry, f
     assert "the deploy ran" not in text
 
 
+@requires_helm
+def test_the_deploy_steps_script_gets_the_steps_args_as_positional_parameters(tmp_path):
+    # The pipeline's helm-deploy step reads its images from "$@" (args: ["$(params.images[*])"]).
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.mkdir()
+    (kubeconfig / "kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
+    step, log = step_context(
+        tmp_path,
+        image="docker.io/alpine/helm:3.16.4",
+        workspaces={"kubeconfig": kubeconfig},
+        params={},
+        script='#!/bin/sh\nfor entry in "$@"; do echo "got $entry"; done\n',
+        args=["api=one", "frontend=two words"],
+    )
+    assert HelmExecutor(None).run(step).exit_code == 0, "".join(log)
+    assert "got api=one\ngot frontend=two words\n" in "".join(log)
+
+
 @requires_real_builds
 @requires_helm
 @pytest.mark.emulator_only
