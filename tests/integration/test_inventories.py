@@ -94,14 +94,14 @@ def test_the_api_key_from_an_ansible_vault_file(west, fake_ibmcloud, tmp_path): 
 
 @pytest.fixture(scope="module")
 def east(tmp_path_factory):
-    with EmulatedCluster() as emulated:
+    with EmulatedCluster(tekton=True) as emulated:
         emulated.kubeconfig_path = emulated.write_kubeconfig(tmp_path_factory.mktemp("east") / "kubeconfig")
         yield emulated
 
 
 @pytest.fixture(scope="module")
 def west():
-    with EmulatedCluster() as emulated:
+    with EmulatedCluster(tekton=True) as emulated:
         yield emulated
 
 

@@ -40,7 +40,8 @@ done
 """)
     (tmp_path / "scripts" / "setup.d" / "collection.sh").write_text(RECORDER.format(name="collection"))
     (tmp_path / "scripts" / "demo.sh").write_text(RECORDER.format(name="demo"))
-    for script in (setup, tmp_path / "scripts" / "demo.sh"):
+    (tmp_path / "scripts" / "sanity.sh").write_text(RECORDER.format(name="sanity"))
+    for script in (setup, tmp_path / "scripts" / "demo.sh", tmp_path / "scripts" / "sanity.sh"):
         script.chmod(0o755)
     return tmp_path
 
@@ -73,8 +74,9 @@ def test_demo_on_a_fresh_machine_sets_up_first_then_not_again(project):
 def test_test_on_a_fresh_machine_sets_up_first_and_runs_lint_pytest_and_molecule(project):
     ran = make(project, "test")
     assert ran[0] == "setup" and ran.count("setup") == 1
-    assert ran[1:] == ["ruff", "ansible-lint", "pytest"]  # no molecule/default here: molecule is skipped
-    assert make(project, "test") == ["ruff", "ansible-lint", "pytest"]
+    # no molecule/default here: molecule is skipped
+    assert ran[1:] == ["ruff", "ansible-lint", "sanity", "pytest"]
+    assert make(project, "test") == ["ruff", "ansible-lint", "sanity", "pytest"]
 
 
 @pytest.mark.parametrize("changed", ["requirements.txt", "scripts/setup.sh", "scripts/tools.sha256",
