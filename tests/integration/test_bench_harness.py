@@ -140,10 +140,8 @@ def test_the_definitions_are_the_roles_tasks_and_pipeline_in_the_repetitions_nam
         ("Pipeline", "health-cd"),
     ]
     assert {body["metadata"]["namespace"] for body in objects} == {"ci-x"}
-    assert all(
-        body["metadata"]["labels"] == {"app.kubernetes.io/part-of": "tekton-cd", "tekton-cd/pipeline": "health-cd"}
-        for body in objects
-    )
+    identity = {"app.kubernetes.io/part-of": "tekton-cd", "tekton-cd/pipeline": "health-cd"}
+    assert all(body["metadata"]["labels"] == identity for body in objects)
     pipeline = objects[-1]["spec"]
     defaults = {param["name"]: param.get("default") for param in pipeline["params"]}
     assert defaults["app-namespace"] == "app-x"  # the role's defaults follow pipeline_accounts'
