@@ -38,7 +38,8 @@ class EmulatedTarget:
     def start(self) -> EmulatedTarget:
         from emulator import EmulatedCluster
 
-        self._cluster = EmulatedCluster().start()
+        # With Tekton's CRDs: provision.yml's last stage applies the pipeline's Tasks and Pipeline.
+        self._cluster = EmulatedCluster(tekton=True).start()
         controls = self._cluster.controls
         observe = controls.observe
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.contenders import Contender, Run
-from benchmarks.manifests import Names, provision_objects, write_manifests
+from benchmarks.manifests import Names, provision_and_definition_objects, write_manifests
 from benchmarks.requests_log import Request, RequestSummary, between, summarize
 
 PHASES = ("first", "noop")
@@ -231,7 +231,7 @@ class Harness:
         workdir: Path,
         repetitions: int = 5,
         warmups: int = 1,
-        objects=provision_objects,
+        objects=provision_and_definition_objects,
         log=print,
     ):
         self.target = target

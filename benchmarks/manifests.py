@@ -2,7 +2,9 @@
 
 Rendered from the role's own defaults (roles/pipeline_accounts/defaults/main.yml) through the
 modules' own ``desired_*`` functions, the same ones the tasks call, so a change to either the
-role's defaults or a module's object shape changes what every contender applies.
+role's defaults or a module's object shape changes what every contender applies. The Tekton
+definitions (role pipeline_definitions) come from that role's own templates, defaults and vars,
+labelled by tekton_resources' own ``labelled`` function, as its one task applies them.
 
 One difference is on purpose and stated in the report: the cluster-credential Secret that
 ``k8s_cluster_secret`` writes carries a token issued by a TokenRequest; the other tools apply the
@@ -18,10 +20,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLE_DEFAULTS = ROOT / "roles" / "pipeline_accounts" / "defaults" / "main.yml"
+DEFINITIONS_ROLE = ROOT / "roles" / "pipeline_definitions"
+CLUSTER_LOGIN_DEFAULTS = ROOT / "roles" / "cluster_login" / "defaults" / "main.yml"
 COLLECTIONS_DIR = ROOT / ".cache" / "collections"
 MODULES = "ansible_collections.tekton_cd.pipeline.plugins.modules"
 
@@ -56,6 +61,13 @@ def module(name: str):
     if str(COLLECTIONS_DIR) not in sys.path:
         sys.path.insert(0, str(COLLECTIONS_DIR))
     return importlib.import_module(f"{MODULES}.{name}")
+
+
+def module_utils(name: str):
+    """One of the collection's module_utils, imported like ``module``."""
+    if str(COLLECTIONS_DIR) not in sys.path:
+        sys.path.insert(0, str(COLLECTIONS_DIR))
+    return importlib.import_module(f"ansible_collections.tekton_cd.pipeline.plugins.module_utils.{name}")
 
 
 def provision_objects(names: Names, server: str, ca_pem: str, defaults: dict | None = None) -> list[dict]:
@@ -139,6 +151,58 @@ def provision_objects(names: Names, server: str, ca_pem: str, defaults: dict | N
         )
     )
     return objects
+
+
+def definition_objects(names: Names) -> list[dict]:
+    """The Tekton Tasks and Pipeline of pipeline_definitions as its task applies them: the role's
+    templates (its vars' list, in apply order) rendered with its defaults resolved against the
+    repetition's namespaces, then namespaced and labelled by tekton_resources' ``labelled``."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(DEFINITIONS_ROLE / "templates")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    environment.filters["to_json"] = json.dumps
+    # What the play sees: the earlier roles' defaults, this role's defaults and vars, then the
+    # repetition's namespaces (extra vars, which win over everything).
+    context = {**role_defaults(CLUSTER_LOGIN_DEFAULTS), **role_defaults()}
+    context.update(role_defaults(DEFINITIONS_ROLE / "defaults" / "main.yml"))
+    context.update(role_defaults(DEFINITIONS_ROLE / "vars" / "main.yml"))
+    context.update(names.extra_vars())
+    own = {key for key in context if key.startswith("pipeline_definitions_")}
+    for _ in range(5):  # defaults name other defaults; a few passes resolve the chains
+        context.update({key: _resolve(environment, context[key], context) for key in own})
+    definitions = [
+        yaml.safe_load(environment.get_template(name).render(**context))
+        for name in context["pipeline_definitions_templates"]
+    ]
+    tekton = module_utils("tekton_definitions")
+    labels = tekton.identity_labels(context["pipeline_definitions_pipeline_name"])
+    desired, problems = tekton.labelled(definitions, context["pipeline_definitions_namespace"], labels)
+    if problems:
+        raise ValueError(f"the pipeline_definitions templates do not render to definitions: {problems}")
+    return desired
+
+
+def _resolve(environment: jinja2.Environment, value, context: dict):
+    """A default's value with its Jinja expressions rendered (as Ansible's templating of a string)."""
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        try:
+            return environment.from_string(value).render(**context)
+        except jinja2.UndefinedError:
+            return value  # names a value resolved in a later pass
+    if isinstance(value, list):
+        return [_resolve(environment, item, context) for item in value]
+    if isinstance(value, dict):
+        return {key: _resolve(environment, item, context) for key, item in value.items()}
+    return value
+
+
+def provision_and_definition_objects(
+    names: Names, server: str, ca_pem: str, defaults: dict | None = None
+) -> list[dict]:
+    """Everything provision.yml applies: pipeline_accounts' 9 objects, then the Tekton definitions."""
+    return provision_objects(names, server, ca_pem, defaults) + definition_objects(names)
 
 
 def write_manifests(objects: list[dict], path: Path) -> Path:

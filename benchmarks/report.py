@@ -16,7 +16,7 @@ FALLBACK_BASELINE = "kubectl"  # when kubernetes.core is not installed (the quic
 KUBECTL = "kubectl"
 EMPTY = "empty-playbook"
 MODULE_ACTIONS = ("tekton_cd.pipeline.", "kubernetes.core.")
-KINDS_MANAGED = 5  # Namespace, ServiceAccount, Role, RoleBinding, Secret
+KINDS_MANAGED = 7  # Namespace, ServiceAccount, Role, RoleBinding, Secret, Task, Pipeline
 OVERHEAD_TARGET = 0.1
 
 
@@ -252,10 +252,15 @@ def _method_section(all_results: list[TargetResults]) -> list[str]:
         "",
         f"The end state `playbooks/provision.yml` reaches with the `local` inventory (kubeconfig login, "
         f"access review on): {first.object_summary}. The other tools apply the same objects, rendered "
-        "from `roles/pipeline_accounts/defaults/main.yml` through the modules' own `desired_*` functions "
-        "(`benchmarks/manifests.py`), as one multi-document file. One difference: `provision.yml` issues "
-        "the deployer's token by TokenRequest (one more request, and on a first converge one more write); "
-        "the others store the same Secret with a fixed placeholder token.",
+        "from `roles/pipeline_accounts/defaults/main.yml` through the modules' own `desired_*` functions, "
+        "and the Tekton Tasks and Pipeline from `roles/pipeline_definitions`' templates, defaults and "
+        "vars, labelled by `tekton_resources`' own function (`benchmarks/manifests.py`), as one "
+        "multi-document file. Two differences: `provision.yml` issues "
+        "the deployer's token by TokenRequest (one more request, and on a first converge one more write), "
+        "where the others store the same Secret with a fixed placeholder token; and its access review "
+        "keeps a record of the last passing review (the RBAC fingerprint) in a ConfigMap, its own "
+        "bookkeeping, written on a first converge and read on a no-op instead of asking every question "
+        "again.",
         "",
         f"Each repetition uses fresh namespace names: a first converge, then the same command again "
         f"(no-op). {first.warmups} warm-up repetition(s) per tool are discarded (they fill each tool's "

@@ -21,7 +21,7 @@ from benchmarks.contenders import (
 )
 from benchmarks.harness import Harness
 from benchmarks.machine import Machine, tool_versions
-from benchmarks.manifests import Names, provision_objects, write_manifests
+from benchmarks.manifests import Names, definition_objects, provision_objects, write_manifests
 
 
 class FakeBaseline(KubectlApply):
@@ -56,12 +56,12 @@ def test_every_tool_converges_then_the_no_op_run_writes_only_what_the_tool_alway
     for phase in results.phases.values():
         assert not phase.failures, phase.failures[0].output_tail
     ours_first, ours_noop = results.phase("provision", "first"), results.phase("provision", "noop")
-    # 9 objects applied plus the deployer's TokenRequest; the re-run changes nothing.
-    assert ours_first.writes().median >= 9
+    # 15 objects applied plus the deployer's TokenRequest; the re-run changes nothing.
+    assert ours_first.writes().median >= 15
     assert ours_noop.writes().high == 0
     kubectl_first, kubectl_noop = results.phase("kubectl", "first"), results.phase("kubectl", "noop")
-    assert kubectl_first.requests().by_category["patch"] == 9
-    assert kubectl_noop.writes().median == 9  # kubectl applies every object again
+    assert kubectl_first.requests().by_category["patch"] == 15
+    assert kubectl_noop.writes().median == 15  # kubectl applies every object again
 
 
 def test_the_requests_of_provision_are_attributed_to_its_module_tasks(measured):
@@ -80,6 +80,16 @@ def test_the_requests_of_provision_are_attributed_to_its_module_tasks(measured):
     assert 0 < attributed <= first.requests().total
     review = next(task for task in module_tasks if task.action.endswith("k8s_access_review"))
     assert review.requests >= 100  # one SubjectAccessReview per action reviewed
+    definitions = next(task for task in module_tasks if task.action.endswith("tekton_resources"))
+    assert definitions.requests >= 6  # the 5 Tasks and the Pipeline applied
+
+
+def test_the_no_op_skips_the_access_review_questions_when_nothing_changed(measured):
+    results, _ = measured
+    noop = results.phase("provision", "noop")
+    review = next(task for task, _t, _o in noop.tasks() if task.action.endswith("k8s_access_review"))
+    assert review.requests < 10  # reads the record and the RBAC it fingerprints, asks nothing
+    assert noop.requests().by_category.get("review", 0) == 0
 
 
 def test_the_report_gives_ratios_targets_and_the_profile_without_machine_paths(measured):
@@ -101,7 +111,8 @@ def test_the_report_gives_ratios_targets_and_the_profile_without_machine_paths(m
 
 def test_the_manifests_are_the_nine_objects_of_the_role_defaults(tmp_path):
     objects = provision_objects(Names("ci-x", "app-x"), "https://127.0.0.1:6443", "")
-    assert len({body["kind"] for body in objects}) == report.KINDS_MANAGED
+    every_kind = {body["kind"] for body in objects + definition_objects(Names("ci-x", "app-x"))}
+    assert len(every_kind) == report.KINDS_MANAGED
     assert [(body["kind"], body["metadata"]["name"]) for body in objects] == [
         ("Namespace", "ci-x"),
         ("Namespace", "app-x"),
@@ -116,6 +127,26 @@ def test_the_manifests_are_the_nine_objects_of_the_role_defaults(tmp_path):
     assert all(body["metadata"]["labels"] == {"app.kubernetes.io/part-of": "tekton-cd"} for body in objects)
     path = write_manifests(objects, tmp_path / "manifests.yml")
     assert path.stat().st_mode & 0o077 == 0  # the Secret's content stays private
+
+
+def test_the_definitions_are_the_roles_tasks_and_pipeline_in_the_repetitions_namespace():
+    objects = definition_objects(Names("ci-x", "app-x"))
+    assert [(body["kind"], body["metadata"]["name"]) for body in objects] == [
+        ("Task", "git-clone"),
+        ("Task", "build-image"),  # the default builder's Task only (buildah)
+        ("Task", "helm-deploy"),
+        ("Task", "smoke-test"),
+        ("Task", "report"),
+        ("Pipeline", "health-cd"),
+    ]
+    assert {body["metadata"]["namespace"] for body in objects} == {"ci-x"}
+    identity = {"app.kubernetes.io/part-of": "tekton-cd", "tekton-cd/pipeline": "health-cd"}
+    assert all(body["metadata"]["labels"] == identity for body in objects)
+    pipeline = objects[-1]["spec"]
+    defaults = {param["name"]: param.get("default") for param in pipeline["params"]}
+    assert defaults["app-namespace"] == "app-x"  # the role's defaults follow pipeline_accounts'
+    assert defaults["app-url"] == "http://health-frontend.app-x.svc/"
+    assert not any("{{" in str(body) for body in objects)
 
 
 @pytest.mark.skipif(
