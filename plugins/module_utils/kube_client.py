@@ -563,18 +563,19 @@ def load_credentials(params):
     else:
         named = os.environ.get("KUBECONFIG", "").strip()
         default = named or os.path.join(os.path.expanduser("~"), ".kube", "config")
-        # A KUBECONFIG that names no file is an error about that file (as with the option);
-        # only when nothing at all is configured is there "no cluster".
-        if named and not any(os.path.isfile(os.path.expanduser(p)) for p in named.split(os.pathsep) if p):
-            raise MissingKubeconfig(named, f"No cluster to talk to: KUBECONFIG names {named}, which is not a "
-                                           "kubeconfig file; correct KUBECONFIG, or set the kubeconfig "
-                                           "option (K8S_AUTH_KUBECONFIG), or host and api_key.")
         if not named and not os.path.exists(default):
             raise NoClusterConfigured(
                 "No cluster to talk to: set the kubeconfig option (or K8S_AUTH_KUBECONFIG/KUBECONFIG), "
                 "or host and api_key, or run inside a pod with a service account."
             )
-        credentials = _from_kubeconfig(default, params.get("context"))
+        try:
+            credentials = _from_kubeconfig(default, params.get("context"))
+        except MissingKubeconfig:
+            # A KUBECONFIG that names no file is an error about that file (as with the option);
+            # only when nothing at all is configured is there "no cluster".
+            raise MissingKubeconfig(named, f"No cluster to talk to: KUBECONFIG names {named}, which is not a "
+                                           "kubeconfig file; correct KUBECONFIG, or set the kubeconfig "
+                                           "option (K8S_AUTH_KUBECONFIG), or host and api_key.") from None
     _apply_overrides(credentials, params)
     server = credentials.server or ""
     if not urlsplit(server).hostname or not server.startswith(("https://", "http://")):
