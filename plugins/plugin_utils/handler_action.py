@@ -37,15 +37,7 @@ import os
 from contextlib import contextmanager
 
 from ansible.plugins.action import ActionBase
-
-# Imported here, in the main process, so that forked workers inherit them (see above).
-from ansible_collections.tekton_cd.pipeline.plugins.module_utils import (  # noqa: F401  # pylint: disable=unused-import
-    kube_args,
-    kube_client,
-    kube_errors,
-    kube_runner,
-    kube_service,
-)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_errors, kube_runner
 
 COLLECTION = "ansible_collections.tekton_cd.pipeline"
 
