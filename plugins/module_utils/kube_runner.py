@@ -119,10 +119,7 @@ class ModuleDeclaration:
         ``progress`` from the caller (a module process, whose output is read only at its end, or a
         task with no_log) it does nothing."""
         try:
-            if self.reports_progress:
-                result = self.handler(params, check_mode, progress=progress or _no_progress)
-            else:
-                result = self.handler(params, check_mode)
+            result = self.run_handler(params, check_mode, progress)
         except TaskFailure as exc:
             return {"failed": True, "msg": exc.msg, **exc.result_fields()}
         except Exception as exc:  # a bug: keep the traceback for the report
@@ -137,6 +134,12 @@ class ModuleDeclaration:
         if warnings:
             result["warnings"] = warnings
         return result
+
+    def run_handler(self, params, check_mode, progress=None):
+        """The handler called as it is declared: with ``progress`` when it reports progress."""
+        if self.reports_progress:
+            return self.handler(params, check_mode, progress=progress or _no_progress)
+        return self.handler(params, check_mode)
 
     def main(self):
         """Run as an Ansible module process (AnsibleModule reads the arguments from stdin)."""

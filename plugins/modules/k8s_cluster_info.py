@@ -11,6 +11,8 @@ description:
     else O(host), else the pod's service account inside a cluster, else C($KUBECONFIG) or
     C(~/.kube/config)), asks the API server for its version, and returns where the credentials came
     from and the options that lead to the same server, for later tasks (RV(connection)).
+  - Shows which kubeconfig (and context) the run works with and what the API server answered, as
+    one line while the task runs (C(HOST | Using the kubeconfig ...)).
   - Changes nothing; runs in check mode too.
 version_added: "0.2.0"
 author: tekton-cd maintainers (@tekton-cd)
@@ -90,7 +92,7 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args impor
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import ModuleDeclaration  # noqa: E402
 
 
-def ensure(params, check_mode):
+def ensure(params, check_mode, progress):
     from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_client
 
     try:
@@ -110,19 +112,23 @@ def ensure(params, check_mode):
     path = credentials.kubeconfig if isinstance(credentials.kubeconfig, str) else ""
     if credentials.kubeconfig is not None:
         connection["kubeconfig"] = credentials.kubeconfig
+    kubernetes_version = (version or {}).get("gitVersion", "")
+    context = f"context {credentials.context}" if credentials.context else "(its current context)"
+    progress(f"Using the kubeconfig {path or credentials.source} {context}. "
+             f"Its API server {credentials.server} answers (Kubernetes {kubernetes_version}).")
     return {
         "changed": False,
         "found": True,
         "source": credentials.source,
         "server": credentials.server,
-        "version": (version or {}).get("gitVersion", ""),
+        "version": kubernetes_version,
         "kubeconfig_path": path,
         "context": credentials.context or "",
         "connection": connection,
     }
 
 
-MODULE = ModuleDeclaration({"required": {"type": "bool", "default": True}}, ensure)
+MODULE = ModuleDeclaration({"required": {"type": "bool", "default": True}}, ensure, reports_progress=True)
 
 
 def main():

@@ -52,7 +52,7 @@ def check_task_inputs(declaration, args):
     try:
         params, _secrets = declaration.validate(args)
         with offline():
-            declaration.handler(params, True)
+            declaration.run_handler(params, True)
     except NetworkReached:
         return None
     except TaskFailure as failure:
