@@ -161,24 +161,30 @@ class _Validation:
                 "starting and ending with a letter or digit.",
             )
 
+    def declared(self, ref, base, items, what, pattern=None, rule=""):
+        """(path, name, item) of each entry of a list of named declarations (params, results,
+        workspaces) whose name is valid; a name that breaks ``pattern`` (explained by ``rule``) or
+        is declared again is reported here, in one wording for every kind."""
+        seen = set()
+        for n, item in enumerate(items or []):
+            path = f"{base}[{n}]"
+            name = item.get("name") if isinstance(item, dict) else None
+            if pattern is not None and (not isinstance(name, str) or not pattern.match(name)):
+                self.problem(ref, f"{path}.name", f'"{name}" is not a valid {what} name; {rule}')
+                continue
+            if name in seen:
+                self.problem(ref, f"{path}.name", f'{what} "{name}" is declared twice; declare it once.')
+            seen.add(name)
+            yield path, name, item
+
     # ------------------------------------------------------------------ Task
 
     def task(self, ref, base, spec):
         params = self.param_specs(ref, f"{base}.params", spec.get("params"))
         results = {}
-        for n, result in enumerate(spec.get("results") or []):
-            path = f"{base}.results[{n}]"
-            name = result.get("name") if isinstance(result, dict) else None
-            if not isinstance(name, str) or not _RESULT_NAME.match(name):
-                self.problem(
-                    ref,
-                    f"{path}.name",
-                    f'"{name}" is not a valid result name; use letters, digits, '
-                    '"-" and "_", starting and ending with a letter or digit.',
-                )
-                continue
-            if name in results:
-                self.problem(ref, f"{path}.name", f'result "{name}" is declared twice; declare it once.')
+        result_rule = 'use letters, digits, "-" and "_", starting and ending with a letter or digit.'
+        for path, name, result in self.declared(ref, f"{base}.results", spec.get("results"), "result",
+                                                _RESULT_NAME, result_rule):
             kind = result.get("type", "string")
             results[name] = kind
             if kind in ("array", "object") and self.flags.get("results-from") != "sidecar-logs":
@@ -189,12 +195,8 @@ class _Validation:
                     "termination message all results share; keep it small or set results-from to "
                     '"sidecar-logs".',
                 )
-        workspaces = {}
-        for n, ws in enumerate(spec.get("workspaces") or []):
-            name = ws.get("name") if isinstance(ws, dict) else None
-            if name in workspaces:
-                self.problem(ref, f"{base}.workspaces[{n}].name", f'workspace "{name}" is declared twice.')
-            workspaces[name] = ws
+        workspaces = {name: ws for _path, name, ws in
+                      self.declared(ref, f"{base}.workspaces", spec.get("workspaces"), "workspace")}
         steps = spec.get("steps")
         if not steps:
             self.problem(ref, f"{base}.steps", "is empty; give the Task at least one step.")
@@ -243,19 +245,8 @@ class _Validation:
 
     def param_specs(self, ref, base, specs):
         params = {}
-        for n, param in enumerate(specs or []):
-            path = f"{base}[{n}]"
-            name = param.get("name") if isinstance(param, dict) else None
-            if not isinstance(name, str) or not _PARAM_NAME.match(name):
-                self.problem(
-                    ref,
-                    f"{path}.name",
-                    f'"{name}" is not a valid param name; start with a letter or "_" '
-                    'and use letters, digits, "_", "-" and ".".',
-                )
-                continue
-            if name in params:
-                self.problem(ref, f"{path}.name", f'param "{name}" is declared twice; declare it once.')
+        rule = 'start with a letter or "_" and use letters, digits, "_", "-" and ".".'
+        for path, name, param in self.declared(ref, base, specs, "param", _PARAM_NAME, rule):
             kind = param.get("type", _type_of(param.get("default"), "string"))
             if kind not in ("string", "array", "object"):
                 self.problem(
@@ -390,12 +381,8 @@ class _Validation:
 
     def pipeline(self, ref, spec):
         params = self.param_specs(ref, "spec.params", spec.get("params"))
-        declared_ws = {}
-        for n, ws in enumerate(spec.get("workspaces") or []):
-            name = ws.get("name") if isinstance(ws, dict) else None
-            if name in declared_ws:
-                self.problem(ref, f"spec.workspaces[{n}].name", f'workspace "{name}" is declared twice.')
-            declared_ws[name] = ws
+        declared_ws = {name: ws for _path, name, ws in
+                       self.declared(ref, "spec.workspaces", spec.get("workspaces"), "workspace")}
         tasks = [("spec.tasks", n, t) for n, t in enumerate(spec.get("tasks") or [])]
         final = [("spec.finally", n, t) for n, t in enumerate(spec.get("finally") or [])]
         if not tasks:

@@ -340,3 +340,24 @@ def test_input_is_not_modified():
 def test_durations():
     assert parse_duration("1h30m") == 5400 and parse_duration("90s") == 90 and parse_duration("0") == 0
     assert parse_duration("1 hour") is None
+
+
+def test_declarations_with_a_bad_or_repeated_name_are_reported_in_one_wording():
+    bad = task(
+        params=[{"name": "url", "default": ""}, {"name": "url", "default": ""}, {"name": "9-url!"}],
+        results=[{"name": "digest"}, {"name": "digest"}, {"name": "-digest"}],
+        workspaces=[{"name": "source"}, {"name": "source"}],
+    )
+    pipe = pipeline([{"name": "build", "taskRef": {"name": "build"}}],
+                    workspaces=[{"name": "shared"}, {"name": "shared"}])
+    problems, _warnings = validate([bad, pipe])
+    assert [str(p) for p in problems if p.path.endswith(".name")] == [
+        'Task/build spec.params[1].name: param "url" is declared twice; declare it once.',
+        'Task/build spec.params[2].name: "9-url!" is not a valid param name; start with a letter or "_" '
+        'and use letters, digits, "_", "-" and ".".',
+        'Task/build spec.results[1].name: result "digest" is declared twice; declare it once.',
+        'Task/build spec.results[2].name: "-digest" is not a valid result name; use letters, digits, '
+        '"-" and "_", starting and ending with a letter or digit.',
+        'Task/build spec.workspaces[1].name: workspace "source" is declared twice; declare it once.',
+        'Pipeline/cd spec.workspaces[1].name: workspace "shared" is declared twice; declare it once.',
+    ]
