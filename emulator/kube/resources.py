@@ -124,6 +124,20 @@ def _builtin_types() -> list[ResourceType]:
             status_subresource=True,
             storage_version_hash="QWTyNDq0dC4=",
         ),
+        # Served so that discovery lists what a real server lists: reviews of the pipeline's
+        # accounts ask about persistentvolumes, and a resource missing from discovery is asked
+        # for again on every run.
+        R(
+            "",
+            "v1",
+            "persistentvolumes",
+            "PersistentVolume",
+            False,
+            short_names=("pv",),
+            subresources=_status(),
+            status_subresource=True,
+            storage_version_hash="HN/zwEC+JgM=",
+        ),
         R(
             "",
             "v1",

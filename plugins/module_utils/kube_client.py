@@ -380,8 +380,10 @@ class KubeClient:
     def resource_named(self, group, plural):
         """ApiResource for a resource as RBAC names it (API group and plural name, no version), from
         any served version of the group; None when the server serves no such resource. A miss in
-        the cache is looked up again on the server once, as for ``resource``."""
+        the cache is looked up again on the server once, as for ``resource``. A subresource
+        (``pods/log``) is its parent's: discovery lists it apart, but its scope is the parent's."""
         cache = self._discovery_cache()
+        plural = plural.partition("/")[0]
         for refetch in (False, True):
             versions = (["v1"] if not group else
                         [version for version in self._served_group_versions(refetch=refetch and bool(group))

@@ -13,6 +13,8 @@ BUILT_IN = {
         "pods",
         "pods/log",
         "persistentvolumeclaims",
+        "persistentvolumes",
+        "persistentvolumes/status",
         "events",
     },
     "/apis/rbac.authorization.k8s.io/v1": {"roles", "rolebindings", "clusterroles", "clusterrolebindings"},
@@ -92,6 +94,15 @@ def test_resource_entries_match_the_real_shape(api):
         "version": "v1",
         "kind": "TokenRequest",
         "verbs": ["create"],
+    }
+    assert by_name["persistentvolumes"] == {
+        "name": "persistentvolumes",
+        "singularName": "persistentvolume",
+        "namespaced": False,
+        "kind": "PersistentVolume",
+        "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        "shortNames": ["pv"],
+        "storageVersionHash": "HN/zwEC+JgM=",
     }
     assert by_name["pods/log"] == {
         "name": "pods/log",

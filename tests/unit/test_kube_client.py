@@ -29,6 +29,8 @@ CORE_V1 = {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
     {"name": "namespaces", "kind": "Namespace", "namespaced": False, "verbs": ["get"]},
     {"name": "namespaces/status", "kind": "Namespace", "namespaced": False, "verbs": ["get"]},
     {"name": "secrets", "kind": "Secret", "namespaced": True, "verbs": ["get"]},
+    {"name": "pods", "kind": "Pod", "namespaced": True, "verbs": ["get"]},
+    {"name": "pods/log", "kind": "Pod", "namespaced": True, "verbs": ["get"]},
 ]}
 GROUPS = {"kind": "APIGroupList", "groups": [
     {"name": "rbac.authorization.k8s.io", "versions": [{"groupVersion": "rbac.authorization.k8s.io/v1"}]}]}
@@ -161,6 +163,9 @@ def test_a_resource_is_found_by_group_and_plural_as_rbac_names_it(api):
     assert client.resource_named("", "secrets").namespaced is True
     warm = client_for(api)  # from the cache file alone
     assert warm.resource_named("rbac.authorization.k8s.io", "roles").namespaced
+    # A subresource as RBAC names it has its parent's scope, known without asking again.
+    assert warm.resource_named("", "pods/log").namespaced is True
+    assert warm.resource_named("", "namespaces/status").namespaced is False
     assert warm.request_count == 0
 
 
