@@ -77,6 +77,7 @@ def clone(tmp_path_factory):
     return target
 
 
+@pytest.mark.fresh_clone
 def test_make_demo_in_a_fresh_clone_runs_the_whole_flow_and_leaves_nothing_running(clone):
     # The clone starts from the environment a newcomer has: nothing of this checkout's virtualenv.
     env = {key: value for key, value in os.environ.items()
