@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -74,7 +75,9 @@ def clone(tmp_path_factory):
                             check=True)
     assert cloned.stdout == head.stdout
     assert not (target / ".venv").exists() and not (target / ".cache").exists()
-    return target
+    yield target
+    # A virtualenv and a buildah storage (~1 GB): not kept with pytest's last temporary directories.
+    shutil.rmtree(target, ignore_errors=True)
 
 
 @pytest.mark.fresh_clone
