@@ -51,9 +51,11 @@ test: lint sanity
 demo: $(SETUP_STAMP) $(COLLECTION_LINK)
 	scripts/demo.sh
 
-# Regenerates docs/variables.md from the roles' meta/argument_specs.yml (a unit test checks it).
-docs: $(SETUP_STAMP)
+# Regenerates docs/variables.md from the roles' meta/argument_specs.yml and docs/pipeline-dag.svg
+# from the health-cd Pipeline's definition (unit tests check both are current).
+docs: $(SETUP_STAMP) $(COLLECTION_LINK)
 	python scripts/role_docs.py
+	python scripts/pipeline_picture.py
 
 # The execution environment for AWX / Automation Platform (execution-environment.yml): the collection
 # packed by ansible-galaxy, then ansible-builder (needs podman or docker).

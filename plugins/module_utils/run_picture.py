@@ -5,6 +5,7 @@ same facts as JSON-ready data; and the per-task timeline as a text table.
     data = picture_data(run)       # run: what tekton_pipelinerun returns as ``run``
     svg = render_svg(run)          # str, an SVG 1.1 document
     lines = timeline_table(run)    # ["TASK  STATUS  START  END  DURATION", ...]
+    svg = render_pipeline_svg(pipeline, dag)   # a Pipeline's DAG before any run (docs/)
 
 Pure Python and standard library only: the filter plugin ``run_picture`` exposes these to roles,
 and unit tests parse the document.
@@ -164,21 +165,9 @@ def render_svg(run):
     Gantt chart (one bar per task on the run's time axis), with a legend."""
     data = picture_data(run)
     tasks = data["tasks"]
-    columns = {}
-    for task in tasks:
-        columns.setdefault(task["level"], []).append(task)
-    rows = max((len(c) for c in columns.values()), default=1)
-    width = max(MARGIN * 2 + len(columns) * (NODE_W + COLUMN_GAP) - COLUMN_GAP, 760)
     dag_top = MARGIN + 40
-    dag_height = rows * (NODE_H + ROW_GAP) - ROW_GAP
-    positions = {}
-    for level, members in sorted(columns.items()):
-        offset = (dag_height - (len(members) * (NODE_H + ROW_GAP) - ROW_GAP)) / 2
-        for index, task in enumerate(members):
-            positions[task["name"]] = (
-                MARGIN + level * (NODE_W + COLUMN_GAP),
-                dag_top + offset + index * (NODE_H + ROW_GAP),
-            )
+    positions, dag_width, dag_height = _layout(tasks, dag_top, NODE_W)
+    width = max(dag_width, 760)
     gantt_top = dag_top + dag_height + 70
     timed = [t for t in tasks if t["start_offset"] is not None]
     span = max([t["end_offset"] or t["start_offset"] for t in timed] + [data["run"]["duration"] or 0, 1])
@@ -197,34 +186,14 @@ def render_svg(run):
         f"<rect width='{width:.0f}' height='{height:.0f}' fill='#ffffff'/>",
         f"<text x='{MARGIN}' y='{MARGIN + 8}' font-size='16' font-weight='bold'>{escape(title)}</text>",
         f"<text x='{MARGIN}' y='{MARGIN + 28}' fill='#57606a'>{escape(_run_line(summary))}</text>",
-        "<g class='dag'>",
     ]
-    for task in tasks:  # edges first, so nodes are drawn over them
-        for parent in task["after"]:
-            if parent in positions:
-                (px, py), (cx, cy) = positions[parent], positions[task["name"]]
-                x1, y1, x2, y2 = px + NODE_W, py + NODE_H / 2, cx, cy + NODE_H / 2
-                middle = (x1 + x2) / 2
-                parts.append(
-                    f"<path class='edge' data-from={quoteattr(parent)} data-to={quoteattr(task['name'])} "
-                    f"d='M {x1:.1f} {y1:.1f} C {middle:.1f} {y1:.1f} "
-                    f"{middle:.1f} {y2:.1f} {x2:.1f} {y2:.1f}' "
-                    "fill='none' stroke='#57606a' stroke-width='1.5' marker-end='url(#arrow)'/>"
-                )
-    for task in tasks:
-        x, y = positions[task["name"]]
-        colour = COLOURS.get(task["status"], COLOURS["pending"])
-        dash = " stroke-dasharray='5 3'" if task["final"] else ""
-        parts.append(
-            f"<g class='task' data-task={quoteattr(task['name'])} data-status={quoteattr(task['status'])}>"
-            f"<rect x='{x:.1f}' y='{y:.1f}' width='{NODE_W}' height='{NODE_H}' rx='6' fill='{colour}' "
-            f"stroke='#24292f' stroke-width='1'{dash}/>"
-            f"<text x='{x + 10:.1f}' y='{y + 18:.1f}' fill='#ffffff' font-weight='bold'>"
-            f"{escape(_fit(task['name']))}</text>"
-            f"<text x='{x + 10:.1f}' y='{y + 35:.1f}' fill='#ffffff' font-size='11'>"
-            f"{escape(_node_note(task))}</text></g>"
-        )
-    parts.append("</g>")
+    parts += _dag_parts(
+        tasks,
+        positions,
+        NODE_W,
+        lambda task: (COLOURS.get(task["status"], COLOURS["pending"]), "#ffffff"),
+        lambda task: ({"data-status": task["status"]}, _node_note(task)),
+    )
     parts.append(
         f"<g class='timeline'><text x='{MARGIN}' y='{gantt_top - 30}' font-weight='bold'>"
         "Timeline (from the run's start)</text>"
@@ -273,6 +242,125 @@ def render_svg(run):
             f"<text x='{legend_x + 16}' y='{height - 20}' font-size='11'>{status}</text>"
         )
         legend_x += 24 + 8 * len(status)
+    parts.append("</g></svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _layout(tasks, top, node_w):
+    """Top-left corner of each task's node, columns by DAG level and each column centred on the
+    tallest; and the DAG's width and height."""
+    columns = {}
+    for task in tasks:
+        columns.setdefault(task["level"], []).append(task)
+    rows = max((len(c) for c in columns.values()), default=1)
+    height = rows * (NODE_H + ROW_GAP) - ROW_GAP
+    positions = {}
+    for level, members in sorted(columns.items()):
+        offset = (height - (len(members) * (NODE_H + ROW_GAP) - ROW_GAP)) / 2
+        for index, task in enumerate(members):
+            positions[task["name"]] = (
+                MARGIN + level * (node_w + COLUMN_GAP),
+                top + offset + index * (NODE_H + ROW_GAP),
+            )
+    return positions, MARGIN * 2 + len(columns) * (node_w + COLUMN_GAP) - COLUMN_GAP, height
+
+
+def _dag_parts(tasks, positions, node_w, colours, note):
+    """The DAG group: an edge from each task a task waits for (drawn first, so nodes cover their
+    ends), then one node per task, finally tasks dashed. colours(task) gives (fill, text colour);
+    note(task) gives (extra attributes of the node's group, its second line)."""
+    parts = ["<g class='dag'>"]
+    for task in tasks:
+        for parent in task["after"]:
+            if parent in positions:
+                (px, py), (cx, cy) = positions[parent], positions[task["name"]]
+                x1, y1, x2, y2 = px + node_w, py + NODE_H / 2, cx, cy + NODE_H / 2
+                middle = (x1 + x2) / 2
+                parts.append(
+                    f"<path class='edge' data-from={quoteattr(parent)} data-to={quoteattr(task['name'])} "
+                    f"d='M {x1:.1f} {y1:.1f} C {middle:.1f} {y1:.1f} "
+                    f"{middle:.1f} {y2:.1f} {x2:.1f} {y2:.1f}' "
+                    "fill='none' stroke='#57606a' stroke-width='1.5' marker-end='url(#arrow)'/>"
+                )
+    for task in tasks:
+        x, y = positions[task["name"]]
+        fill, ink = colours(task)
+        attributes, second_line = note(task)
+        extra = "".join(f" {key}={quoteattr(value)}" for key, value in attributes.items())
+        dash = " stroke-dasharray='5 3'" if task["final"] else ""
+        parts.append(
+            f"<g class='task' data-task={quoteattr(task['name'])}{extra}>"
+            f"<rect x='{x:.1f}' y='{y:.1f}' width='{node_w}' height='{NODE_H}' rx='6' fill='{fill}' "
+            f"stroke='#24292f' stroke-width='1'{dash}/>"
+            f"<text x='{x + 10:.1f}' y='{y + 18:.1f}' fill='{ink}' font-weight='bold'>"
+            f"{escape(_fit(task['name'], (node_w - 4) // 8))}</text>"
+            f"<text x='{x + 10:.1f}' y='{y + 35:.1f}' fill='{ink}' font-size='11'>"
+            f"{escape(second_line)}</text></g>"
+        )
+    parts.append("</g>")
+    return parts
+
+
+def render_pipeline_svg(pipeline, dag):
+    """A Pipeline's DAG before any run, for the documentation: one node per pipeline task (its name
+    and the Task it runs), arrows from what it waits for, finally tasks dashed in a last column;
+    then the Pipeline's params and workspaces. pipeline: the Pipeline object; dag: its tasks with
+    what each waits for (tekton_runs.dag_of's nodes: name, after, final)."""
+    spec = pipeline.get("spec") or {}
+    task_refs = {
+        task["name"]: (task.get("taskRef") or {}).get("name") or "(embedded taskSpec)"
+        for task in (spec.get("tasks") or []) + (spec.get("finally") or [])
+    }
+    tasks = [
+        {"name": node["name"], "after": list(node.get("after") or []), "final": bool(node.get("final"))}
+        for node in dag
+    ]
+    levels = _levels(tasks)
+    for task in tasks:
+        task["level"] = levels[task["name"]]
+    node_w = max(NODE_W, 8 * max((len(t["name"]) for t in tasks), default=0) + 28)
+    title = f"Pipeline {pipeline['metadata']['name']}"
+    notes = [
+        "Arrow: the task waits for the one it comes from (runAfter, or it uses that task's results).",
+        "Dashed: a finally task, run after all the others whatever their outcome.",
+        "Params: " + ", ".join(p["name"] for p in spec.get("params") or []),
+        "Workspaces: " + ", ".join(w["name"] for w in spec.get("workspaces") or []),
+    ]
+    description = spec.get("description") or ""
+    dag_top = MARGIN + (48 if description else 28)
+    positions, dag_width, dag_height = _layout(tasks, dag_top, node_w)
+    # Text is about 7 px a character at 13 px: wide enough for the longest line of text.
+    width = max(dag_width, 760, MARGIN * 2 + 7 * max(len(line) for line in [description, *notes]))
+    notes_top = dag_top + dag_height + 40
+    height = notes_top + 20 * len(notes) + MARGIN
+    parts = [
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        f"<svg xmlns='http://www.w3.org/2000/svg' version='1.1' width='{width:.0f}' height='{height:.0f}' "
+        f"viewBox='0 0 {width:.0f} {height:.0f}' {FONT} font-size='13'>",
+        f"<title>{escape(title)}: its DAG</title>",
+        "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='8' markerHeight='8' "
+        "orient='auto-start-reverse'><path d='M 0 0 L 10 5 L 0 10 z' fill='#57606a'/></marker></defs>",
+        f"<rect width='{width:.0f}' height='{height:.0f}' fill='#ffffff'/>",
+        f"<text x='{MARGIN}' y='{MARGIN + 8}' font-size='16' font-weight='bold'>{escape(title)}</text>",
+    ]
+    if description:
+        parts.append(f"<text x='{MARGIN}' y='{MARGIN + 28}' fill='#57606a'>{escape(description)}</text>")
+    parts += _dag_parts(
+        tasks,
+        positions,
+        node_w,
+        lambda task: ("#f6f8fa" if task["final"] else "#ddf4ff", "#24292f"),
+        lambda task: (
+            {"data-task-ref": task_refs.get(task["name"], "")},
+            f"Task {task_refs.get(task['name'], '?')}" + (" · finally" if task["final"] else ""),
+        ),
+    )
+    parts.append("<g class='notes'>")
+    for index, line in enumerate(notes):
+        parts.append(
+            f"<text x='{MARGIN}' y='{notes_top + 20 * index}' fill='#57606a' font-size='12'>"
+            f"{escape(line)}</text>"
+        )
     parts.append("</g></svg>")
     return "\n".join(parts) + "\n"
 
