@@ -54,6 +54,11 @@ class EmulatedTarget:
         self.server, self.ca_pem = self._cluster.url, self._cluster.ca_pem
         return self
 
+    @property
+    def emulator(self):
+        """The EmulatedCluster itself (its Tekton controller: the run-wait benchmark)."""
+        return self._cluster
+
     def stop(self) -> None:
         if self._cluster is not None:
             self._cluster.stop()
