@@ -5,8 +5,9 @@ command line and its environment; the harness times it. Each contender keeps its
 XDG cache) across repetitions, so discovery caches are warm after the warm-up run, as on a user's
 machine where the tool has run before.
 
-To add a contender (issue 17: more stages, N tenants), subclass ``Contender`` and list it in
-``default_contenders``.
+To add a contender, subclass ``Contender`` and list it in ``default_contenders`` (the comparison
+on provision.yml's objects) or ``scaling_contenders`` (N tenants: its run's ``extra_vars`` hold
+``bench_tenants``, its ``objects`` every tenant's, see benchmarks/scaling.py).
 """
 
 from __future__ import annotations
