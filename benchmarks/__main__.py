@@ -171,14 +171,31 @@ def main(argv=None) -> int:
         workdir = args.workdir or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
         results = measure(workdir, args, real_kubeconfig=real)
+        results.command = command_line(sys.argv[1:] if argv is None else list(argv))
+        if real:
+            results.command = f"TEST_KUBECONFIG=… {results.command}"
         (workdir / RESULTS_FILE).write_bytes(pickle.dumps(results))
     return write_report(args.output, results)
+
+
+def command_line(argv: list[str]) -> str:
+    """How a run was asked for, for the report's first line: `make bench` for the defaults, else
+    the options that change what is measured (not where files go)."""
+    kept, skip = [], False
+    for argument in argv:
+        if skip:
+            skip = False
+        elif argument in ("--workdir", "--output"):
+            skip = True
+        elif argument != "--no-install" and not argument.startswith(("--workdir=", "--output=")):
+            kept.append(argument)
+    return "python -m benchmarks " + " ".join(kept) if kept else "make bench"
 
 
 def write_report(output: Path, results: report.BenchResults) -> int:
     """docs/benchmarks.md and, next to it, the scaling plots it shows (one SVG per cluster)."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    text, pictures = report.render(results, tool_versions(), "make bench", picture_stem=output.stem)
+    text, pictures = report.render(results, tool_versions(), results.command, picture_stem=output.stem)
     for name, svg in pictures.items():
         (output.parent / name).write_text(svg)
         print(f"wrote {output.parent / name}")

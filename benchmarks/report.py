@@ -38,6 +38,7 @@ class BenchResults:
     comparison: list[TargetResults] = field(default_factory=list)
     scaling: list[ScalingResults] = field(default_factory=list)
     run_wait: RunWaitResults | None = None
+    command: str = "make bench"  # how it was measured, as the report's first line says
 
     def failed(self) -> bool:
         return (

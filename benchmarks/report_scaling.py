@@ -322,8 +322,8 @@ def checks(scaling: ScalingResults) -> list[Check]:
                     continue
                 met = late <= early
                 text = (
-                    f"each tenant adds {late:.3f} s between N = {mid} and {top}, {early:.3f} s between "
-                    f"N = {low} and {mid}"
+                    f"checked on the marginal cost: each tenant adds {late:.3f} s between N = {mid} and "
+                    f"{top}, {early:.3f} s between N = {low} and {mid}"
                 )
                 averages = [_seconds(scaling, n, key, phase) for n in (mid, top)]
                 if all(averages):
