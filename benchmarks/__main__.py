@@ -31,7 +31,7 @@ from benchmarks.venv import ensure_bench_venv
 REAL_KUBECONFIG_ENV = "TEST_KUBECONFIG"
 RESULTS_FILE = "results.pickle"  # in --workdir, for --render-only
 PARTS = ("comparison", "scaling", "run-wait")
-SCALE_REPETITIONS = 3  # each N is a run of its own: 3 keeps the default `make bench` near 45 min
+SCALE_REPETITIONS = 3  # each N is a harness run of its own; 5 of them would add ~30 min with a real cluster
 
 
 def parse(argv):
