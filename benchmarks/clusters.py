@@ -54,6 +54,11 @@ class EmulatedTarget:
         self.server, self.ca_pem = self._cluster.url, self._cluster.ca_pem
         return self
 
+    @property
+    def emulator(self):
+        """The EmulatedCluster itself (its Tekton controller: the run-wait benchmark)."""
+        return self._cluster
+
     def stop(self) -> None:
         if self._cluster is not None:
             self._cluster.stop()
@@ -155,15 +160,34 @@ def _ca_pem(cluster: dict, path: Path) -> str:
     return (ca if ca.is_absolute() else path.parent / ca).read_text()
 
 
+NAMESPACE_GONE_TIMEOUT = 600  # seconds; a real cluster finalizes 100 namespaces in well under that
+
+
 def _delete_namespaces(kubeconfig: Path, names) -> None:
-    """Clean-up between repetitions (not timed); the deletions finish in the background."""
+    """Clean-up between repetitions (not timed), waiting until the namespaces are gone: while a
+    namespace is being finalized its Roles and RoleBindings are deleted, and such a change of the
+    cluster's RBAC during the next tool's run would make tekton-cd's access review ask again
+    (its record holds a fingerprint of every RBAC object of the cluster)."""
     from kubernetes import client, config
     from kubernetes.client.rest import ApiException
 
     core = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
+    names = set(names)
     for name in names:
         try:
             core.delete_namespace(name)
         except ApiException as error:
             if error.status not in (404, 409):
                 raise
+    deadline = time.monotonic() + NAMESPACE_GONE_TIMEOUT
+    while True:
+        left = names & {item.metadata.name for item in core.list_namespace().items}
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{len(left)} namespace(s) of the benchmark (e.g. {sorted(left)[0]}) were still there "
+                f"{NAMESPACE_GONE_TIMEOUT} s after their deletion; see why with `kubectl get namespace "
+                f"{sorted(left)[0]} -o yaml` (its status conditions), then run the benchmark again"
+            )
+        time.sleep(0.2)  # between checks of the condition, not instead of one

@@ -5,8 +5,9 @@ command line and its environment; the harness times it. Each contender keeps its
 XDG cache) across repetitions, so discovery caches are warm after the warm-up run, as on a user's
 machine where the tool has run before.
 
-To add a contender (issue 17: more stages, N tenants), subclass ``Contender`` and list it in
-``default_contenders``.
+To add a contender, subclass ``Contender`` and list it in ``default_contenders`` (the comparison
+on provision.yml's objects) or ``scaling_contenders`` (N tenants: its run's ``extra_vars`` hold
+``bench_tenants``, its ``objects`` every tenant's, see benchmarks/scaling.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT_BIN = ROOT / ".venv" / "bin"
 BENCH_VENV = ROOT / ".cache" / "bench-venv"
 CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
+BENCH_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 # The environment switch of plugins/plugin_utils/handler_action.py that forces module processes.
 MODULE_PROCESS_SWITCH = "TEKTON_CD_MODULE_PROCESS"
 FIELD_MANAGER = "benchmark"
@@ -83,6 +85,7 @@ class ProvisionPlaybook(Contender):
 
     key = "provision"
     label = "tekton-cd `provision.yml`"
+    playbook = ROOT / "playbooks" / "provision.yml"
 
     def command(self, run):
         variables = {**run.extra_vars, "cluster_login_kubeconfig": str(run.kubeconfig)}
@@ -94,7 +97,7 @@ class ProvisionPlaybook(Contender):
             str(ROOT / "inventories" / "local"),
             "-e",
             f"@{vars_file}",
-            str(ROOT / "playbooks" / "provision.yml"),
+            str(self.playbook),
         ]
 
     def environment(self, run, base, profile_file):
@@ -114,6 +117,24 @@ class ProvisionModuleProcesses(ProvisionPlaybook):
 
     def environment(self, run, base, profile_file):
         return {**super().environment(run, base, profile_file), MODULE_PROCESS_SWITCH: "1"}
+
+
+class TenantsRoleLoop(ProvisionPlaybook):
+    """N tenants (scaling): role pipeline_accounts once per tenant, include_role in a loop, as a
+    user of the project does it today (benchmarks/playbooks/tenants-role.yml)."""
+
+    key = "tenants-role-loop"
+    label = "tekton-cd, role `pipeline_accounts` once per tenant (loop)"
+    playbook = BENCH_PLAYBOOKS / "tenants-role.yml"
+
+
+class TenantsModuleLists(ProvisionPlaybook):
+    """N tenants (scaling): the role's objects and questions through the modules' list options, one
+    task per kind where a module takes several namespaces (benchmarks/playbooks/tenants-modules.yml)."""
+
+    key = "tenants-module-lists"
+    label = "tekton-cd modules, one task per kind (lists)"
+    playbook = BENCH_PLAYBOOKS / "tenants-modules.yml"
 
 
 class EmptyPlaybook(Contender):
@@ -242,6 +263,11 @@ class KubectlApply(Contender):
             "-f",
             str(run.manifests),
         ]
+
+
+def scaling_contenders() -> list[Contender]:
+    """The scaling runs (N tenants): tekton-cd both ways, and the two fastest other forms."""
+    return [TenantsRoleLoop(), TenantsModuleLists(), KubernetesCoreOneTask(), KubectlApply()]
 
 
 def default_contenders() -> list[Contender]:

@@ -18,6 +18,14 @@ from benchmarks.contenders import Contender, Run
 from benchmarks.manifests import Names, provision_and_definition_objects, write_manifests
 from benchmarks.requests_log import Request, RequestSummary, between, summarize
 
+
+def repetition_names(repetition: int, contender: Contender, tag: str) -> Names:
+    """The two fresh namespaces of one repetition of one contender."""
+    return Names(
+        f"b{repetition}-{contender.key[:14]}-ci-{tag}", f"b{repetition}-{contender.key[:14]}-app-{tag}"
+    )
+
+
 PHASES = ("first", "noop")
 PHASE_LABELS = {"first": "first converge", "noop": "no-op"}
 RUN_TIMEOUT = 600
@@ -233,6 +241,8 @@ class Harness:
         warmups: int = 1,
         objects=provision_and_definition_objects,
         log=print,
+        names=repetition_names,
+        label: str = "",
     ):
         self.target = target
         self.contenders = contenders
@@ -241,6 +251,8 @@ class Harness:
         self.warmups = warmups
         self.objects = objects
         self.log = log
+        self.names = names  # (repetition, contender, tag) -> what objects() and the contender take
+        self.label = label or target.label
 
     def run(self) -> TargetResults:
         began = time.monotonic()
@@ -255,7 +267,7 @@ class Harness:
                 kind = (
                     "warm-up" if repetition < self.warmups else f"repetition {repetition - self.warmups + 1}"
                 )
-                self.log(f"  {self.target.label}: {contender.key}, {kind}")
+                self.log(f"  {self.label}: {contender.key}, {kind}")
                 new, object_summary = self._repetition(
                     contender, repetition, self.target.kubeconfig, counted=self.target.counts_timed_runs
                 )
@@ -265,7 +277,7 @@ class Harness:
             # (discovery caches are per server address, and the proxy's is a new one).
             for contender in active:
                 for warmup in range(min(self.warmups, 1)):
-                    self.log(f"  {self.target.label}: {contender.key}, warm-up through the counting proxy")
+                    self.log(f"  {self.label}: {contender.key}, warm-up through the counting proxy")
                     self._repetition(
                         contender,
                         self.warmups + self.repetitions + warmup,
@@ -273,7 +285,7 @@ class Harness:
                         counted=False,
                         counting_only=True,
                     )
-                self.log(f"  {self.target.label}: {contender.key}, counting repetition")
+                self.log(f"  {self.label}: {contender.key}, counting repetition")
                 new, _ = self._repetition(
                     contender,
                     self.warmups + self.repetitions + 1,
@@ -316,11 +328,10 @@ class Harness:
     ) -> tuple[list[RunRecord], str]:
         from benchmarks.manifests import summary
 
-        tag = secrets.token_hex(2)
-        names = Names(
-            f"b{repetition}-{contender.key[:14]}-ci-{tag}", f"b{repetition}-{contender.key[:14]}-app-{tag}"
+        names = self.names(repetition, contender, secrets.token_hex(2))
+        rundir = (
+            self.workdir / "runs" / f"{contender.key}-{repetition}{'-counting' if counting_only else ''}"
         )
-        rundir = self.workdir / "runs" / f"{contender.key}-{repetition}{'-counting' if counting_only else ''}"
         rundir.mkdir(parents=True, exist_ok=True)
         server, ca_pem = _server_of(kubeconfig)
         objects = self.objects(names, server, ca_pem)

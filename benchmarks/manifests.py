@@ -52,6 +52,31 @@ class Names:
         return (self.pipeline_namespace, self.app_namespace)
 
 
+@dataclass(frozen=True)
+class Tenants:
+    """N tenants of one repetition (the scaling runs): each a (pipeline, application) namespace
+    pair, as pipeline_accounts makes for one tenant."""
+
+    tenants: tuple[Names, ...]
+
+    @classmethod
+    def named(cls, prefix: str, count: int) -> Tenants:
+        return cls(tuple(Names(f"{prefix}-t{index}-ci", f"{prefix}-t{index}-app") for index in range(count)))
+
+    def extra_vars(self) -> dict[str, list[dict[str, str]]]:
+        """The bench playbooks' one input (benchmarks/playbooks/tenants-*.yml): the list of tenants."""
+        return {
+            "bench_tenants": [
+                {"pipeline_namespace": names.pipeline_namespace, "app_namespace": names.app_namespace}
+                for names in self.tenants
+            ]
+        }
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return tuple(name for names in self.tenants for name in names.namespaces)
+
+
 def role_defaults(path: Path = ROLE_DEFAULTS) -> dict:
     return yaml.safe_load(path.read_text())
 
@@ -203,6 +228,12 @@ def provision_and_definition_objects(
 ) -> list[dict]:
     """Everything provision.yml applies: pipeline_accounts' 9 objects, then the Tekton definitions."""
     return provision_objects(names, server, ca_pem, defaults) + definition_objects(names)
+
+
+def tenant_objects(tenants: Tenants, server: str, ca_pem: str, defaults: dict | None = None) -> list[dict]:
+    """pipeline_accounts' 9 objects for each tenant, tenant after tenant (the scaling runs)."""
+    defaults = defaults or role_defaults()
+    return [body for names in tenants.tenants for body in provision_objects(names, server, ca_pem, defaults)]
 
 
 def write_manifests(objects: list[dict], path: Path) -> Path:

@@ -9,6 +9,7 @@ worker threads through the executor table (executors.py); the loop only reads th
     cluster.tekton.steps.script(task="build", exit_code=1, log="boom")   # make a step fail
     cluster.tekton.steps.script(task="slow", duration=30)               # or take 30 s (emulator clock)
     cluster.tekton.executors.register(r"buildah", BuildahExecutor())     # a real executor
+    cluster.tekton.on_run_finished(lambda namespace, name, condition, when: ...)  # e.g. to time waits
 """
 
 from __future__ import annotations
@@ -77,6 +78,13 @@ class TektonController:
         # PipelineRun on the next pass.
         pending = self._task_runs.reconcile(state, types) or pending
         return pending
+
+    def on_run_finished(self, listener) -> None:
+        """Call listener(namespace, name, succeeded_condition, when) each time a PipelineRun ends,
+        right after its final status is stored; `when` is the controller's clock (a datetime).
+        Returns the function that stops the calls."""
+        self._pipeline_runs.finished_listeners.append(listener)
+        return lambda: self._pipeline_runs.finished_listeners.remove(listener)
 
     def close(self) -> None:
         """Stop the steps still running and remove the workspace directories."""

@@ -1,11 +1,15 @@
 """`make bench` cannot rot: its harness runs here once, end to end, against its own emulated cluster,
 with one repetition, no warm-up and the fast tools only (provision.yml and kubectl, with kubectl
 standing in for the kubernetes.core baseline, so the bench virtualenv is neither needed nor
-installed), and the report it writes is checked for what users read in docs/benchmarks.md."""
+installed), and the report it writes is checked for what users read in docs/benchmarks.md. The
+same for issue 17's parts: scaling with N = 1 and 2 tenants (both tekton-cd forms and kubectl), and
+one run-wait measurement of a short simulated run; their counts and shapes are asserted, never
+their seconds."""
 
 from __future__ import annotations
 
 import subprocess
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -18,10 +22,24 @@ from benchmarks.contenders import (
     KubernetesCoreOneTask,
     KubernetesCorePerObject,
     ProvisionPlaybook,
+    TenantsModuleLists,
+    TenantsRoleLoop,
 )
 from benchmarks.harness import Harness
 from benchmarks.machine import Machine, tool_versions
-from benchmarks.manifests import Names, definition_objects, provision_objects, write_manifests
+from benchmarks.manifests import (
+    Names,
+    Tenants,
+    definition_objects,
+    provision_objects,
+    tenant_objects,
+    write_manifests,
+)
+from benchmarks.plot import Panel, Point, scaling_svg
+from benchmarks.runwait import run_wait
+from benchmarks.scaling import run_scaling
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 class FakeBaseline(KubectlApply):
@@ -48,7 +66,8 @@ def measured(tmp_path_factory):
         target.stop()
     machine = Machine.now()
     machine.finish()
-    return results, report.render(machine, tool_versions(), [results], "make bench")
+    text, _pictures = report.render(report.BenchResults(machine, [results]), tool_versions(), "make bench")
+    return results, text
 
 
 def test_every_tool_converges_then_the_no_op_run_writes_only_what_the_tool_always_writes(measured):
@@ -167,3 +186,118 @@ def test_the_kubernetes_core_playbooks_are_valid_for_the_bench_venvs_ansible(tmp
             command, env=environment, capture_output=True, text=True, timeout=120, check=False
         )
         assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+# -- issue 17: scaling, run-wait latency, the plot ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def issue17(tmp_path_factory):
+    """Scaling with N = 1 and 2 (both tekton-cd forms and kubectl) and one run-wait run, against one
+    emulated cluster of their own; then the report."""
+    workdir = tmp_path_factory.mktemp("bench17")
+    target = EmulatedTarget(workdir).start()
+    try:
+        scaling = run_scaling(
+            target,
+            [TenantsRoleLoop(), TenantsModuleLists(), KubectlApply()],
+            workdir / "scaling",
+            (1, 2),
+            repetitions=1,
+            warmups=0,
+            log=lambda *_: None,
+        )
+        waited = run_wait(target, workdir / "run-wait", 1, 0, build_seconds=1, log=lambda *_: None)
+    finally:
+        target.stop()
+    machine = Machine.now()
+    machine.finish()
+    results = report.BenchResults(machine, [], [scaling], waited)
+    text, pictures = report.render(results, tool_versions(), "make bench")
+    return scaling, waited, text, pictures
+
+
+def test_every_tool_provisions_n_tenants_and_the_counts_follow_n(issue17):
+    scaling, _, _, _ = issue17
+    for count, results in scaling.by_count.items():
+        for phase in results.phases.values():
+            assert not phase.failures, (count, phase.failures[0].output_tail)
+        # kubectl applies each of the 9 objects per tenant once, on every run
+        assert results.phase("kubectl", "first").requests().by_category["patch"] == 9 * count
+        for key in ("tenants-role-loop", "tenants-module-lists"):
+            first = results.phase(key, "first")
+            # 9 objects and a token per tenant, and each tenant's accounts reviewed
+            assert first.writes().median >= 10 * count
+            assert first.requests().by_category["review"] >= 100 * count
+    # one access review for every tenant: its record still holds on the no-op, which writes nothing
+    assert scaling.phase(2, "tenants-module-lists", "noop").writes().high == 0
+    assert scaling.phase(2, "tenants-module-lists", "noop").requests().by_category.get("review", 0) == 0
+
+
+def test_the_scaling_report_has_each_n_the_per_tenant_cost_the_plot_and_the_targets(issue17):
+    scaling, _, text, pictures = issue17
+    assert "## Scaling: N tenants" in text and "### Scaling on the emulated cluster" in text
+    assert "s added per tenant, 1→2" in text
+    assert "![Time against the number of tenants, emulated cluster](benchmarks-scaling-emulated.svg)" in text
+    assert list(pictures) == ["benchmarks-scaling-emulated.svg"]
+    svg = ET.fromstring(pictures["benchmarks-scaling-emulated.svg"])
+    panels = svg.findall(f"{SVG}g")
+    assert len(panels) == 3  # first converge time, no-op time, no-op requests
+    # one line per tool in each panel, through its 2 points
+    assert all(len(panel.findall(f"{SVG}path")) >= 3 for panel in panels)
+    checks = report_checks(text, "## Targets of issue 17")
+    assert any("no-op requests independent of N" in line for line in checks)
+    assert any("faster than kubectl and kubernetes.core" in line for line in checks)
+    assert str(ROOT) not in text and "/tmp/" not in text
+
+
+def report_checks(text: str, heading: str) -> list[str]:
+    return [line for line in text.split(heading, 1)[1].splitlines() if line.startswith("| ")]
+
+
+def test_run_wait_times_the_return_from_the_controllers_finish_and_sees_no_polling(issue17):
+    _, waited, text, _ = issue17
+    assert not waited.failures, waited.failures and waited.failures[0].output_tail
+    (record,) = waited.records
+    assert record.reason == "Succeeded"
+    assert record.created < record.finished < record.returned <= record.exited
+    waiting = [request.category for request in record.waiting()]
+    assert waiting.count("watch") == 2  # the run and its TaskRuns, each watched once
+    assert record.after_watches() == []  # nothing more was asked until the run ended
+    assert "## Run-wait latency" in text
+    checks = report_checks(text, "## Targets of issue 17")
+    assert any("waiting by watch, not poll | yes" in line for line in checks)
+
+
+def test_the_tenants_are_the_roles_objects_per_namespace_pair():
+    tenants = Tenants.named("b1-x-ab12", 3)
+    assert len(set(tenants.namespaces)) == 6
+    assert tenants.extra_vars()["bench_tenants"][2] == {
+        "pipeline_namespace": "b1-x-ab12-t2-ci",
+        "app_namespace": "b1-x-ab12-t2-app",
+    }
+    objects = tenant_objects(tenants, "https://127.0.0.1:6443", "")
+    assert len(objects) == 27
+    assert {body["metadata"].get("namespace", body["metadata"]["name"]) for body in objects} == set(
+        tenants.namespaces
+    )
+
+
+def test_the_plot_draws_a_line_and_spread_per_series_on_a_logarithmic_axis():
+    panel = Panel(
+        "first converge: wall time",
+        "s",
+        {
+            "slow": [Point(1, 2.0, 1.5, 2.5), Point(10, 20.0, 19.0, 21.0), Point(50, 100.0, 90.0, 110.0)],
+            "fast": [Point(1, 0.1, 0.1, 0.1), Point(50, 0.5, 0.4, 0.6)],
+        },
+    )
+    svg = ET.fromstring(scaling_svg("Scaling", "test", [panel]))
+    (group,) = svg.findall(f"{SVG}g")
+    ticks = [text.text for text in group.findall(f"{SVG}text")]
+    assert {"0.1 s", "1 s", "10 s", "100 s"} <= set(ticks)  # a line per decade from 0.1 s up
+    assert {"1", "10", "50"} <= set(ticks)
+    lines = group.findall(f"{SVG}path")
+    assert len(lines) >= 2  # a polyline per series (and the markers' shapes)
+    legend = [text.text for text in svg.findall(f"{SVG}text")]
+    assert "slow" in legend and "fast" in legend
