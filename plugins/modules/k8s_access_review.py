@@ -14,12 +14,13 @@ description:
   - There is no batch review in the API; from six distinct questions on, the reviews are sent over
     four connections at once.
   - With O(record), a passing review is remembered in a ConfigMap together with a fingerprint of
-    every Role, ClusterRole, RoleBinding and ClusterRoleBinding of the cluster (their uid and
-    resourceVersion, read with four LISTs). The next run with the same questions asks nothing while
-    that fingerprint is unchanged and the record is younger than O(record_max_age), since RBAC
-    decisions depend on nothing else the API holds, so the answers cannot have changed. Any change to any
-    RBAC object anywhere (a binding added elsewhere, a role edited, one deleted and made again)
-    changes the fingerprint, and every question is asked again.
+    every ClusterRole and ClusterRoleBinding of the cluster and every Role and RoleBinding of the
+    namespaces the questions are about (their uid and resourceVersion, read with four LISTs). The
+    next run with the same questions asks nothing while that fingerprint is unchanged and the record
+    is younger than O(record_max_age), since RBAC decisions depend on nothing else the API holds, so
+    the answers cannot have changed. Any change to one of those objects (a binding added, a role
+    edited, one deleted and made again) changes the fingerprint, and every question is asked again;
+    RBAC in namespaces no question is about (another tenant's) grants nothing there and is left out.
   - The identity is a service account (O(service_account)), with the groups its tokens carry
     (C(system:serviceaccounts), C(system:serviceaccounts:<namespace>), C(system:authenticated)),
     or a user (O(user)) and/or groups (O(groups)); C(system:authenticated) is added as the API
@@ -257,7 +258,7 @@ reviewed:
   returned: always
   type: bool
 fingerprint:
-  description: Digest of the cluster's RBAC objects the answers were valid for (with O(record) only).
+  description: Digest of the RBAC objects the answers were valid for (with O(record) only).
   returned: when O(record) is given
   type: str
 reviews:

@@ -304,7 +304,8 @@ def rbac_lists(controls):
 
 def test_a_no_op_run_asks_no_review_question_until_rbac_changes(cluster, stage, tmp_path, request):
     """The first run asks every question and records the fingerprint; the next asks none and writes
-    nothing (four RBAC LISTs and one GET of the record instead of ~100 reviews); a ClusterRoleBinding
+    nothing (four RBAC LISTs and one GET of the record instead of ~100 reviews), also after RBAC
+    changes in a namespace no question is about; a ClusterRoleBinding
     made elsewhere that grants the deployer more is caught by the run after it, and then nothing is
     recorded, so every later run asks again until it is removed (which restores the reviewed state)."""
     from kubernetes import client
@@ -332,6 +333,24 @@ def test_a_no_op_run_asks_no_review_question_until_rbac_changes(cluster, stage, 
         assert rows and all(row["ok"] for row in rows)
 
     rbac = client.RbacAuthorizationV1Api(cluster.api_client())
+    # RBAC in a namespace no question is about (another tenant's) grants nothing where the questions
+    # ask, even to the deployer: the record still holds, so tenants do not void each other's records.
+    tenant = cluster.unique_name("tenant")
+    core.create_namespace({"metadata": {"name": tenant}})
+    try:
+        rbac.create_namespaced_role(tenant, {"metadata": {"name": "reader"}, "rules": [
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]})
+        rbac.create_namespaced_role_binding(tenant, {
+            "metadata": {"name": "reader"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": pipeline}]})
+        elsewhere = apply_role(tmp_path / "elsewhere", variables)
+        assert elsewhere.rc == 0, elsewhere.stdout
+        if controls is not None:
+            assert elsewhere.task(REVIEW_TASK).result["reviewed"] is False
+    finally:
+        core.delete_namespace(tenant)
+
     too_wide = cluster.unique_name("too-wide")
     rbac.create_cluster_role_binding({  # edit: secrets and workloads in every namespace
         "metadata": {"name": too_wide},
