@@ -37,11 +37,11 @@ def registry(tmp_path_factory):
         yield running
 
 
-def build_all(buildah, jobs: dict[str, tuple[Path, str]]) -> dict:
+def build_all(buildah, jobs: dict[str, tuple[Path, str]], extra_args: list[str] | None = None) -> dict:
     """Builds every (context, image) of `jobs` at the same time; name -> BuildResult."""
     with ThreadPoolExecutor(len(jobs)) as pool:
         futures = {
-            name: pool.submit(buildah.build_and_push, context, "Dockerfile", image)
+            name: pool.submit(buildah.build_and_push, context, "Dockerfile", image, extra_args=extra_args)
             for name, (context, image) in jobs.items()
         }
         return {name: future.result() for name, future in futures.items()}
@@ -76,7 +76,8 @@ CHANGED_IMAGE = "frontend"
 @pytest.fixture(scope="session")
 def second_build(buildah, registry, first_build, timings, tmp_path_factory):
     """The same three sources again (tag `second`) and, at the same time, the frontend from a copy of
-    its context whose Dockerfile gained one harmless line (tag `changed`)."""
+    its context whose Dockerfile gained one harmless line (tag `changed`). From scratch
+    (`--no-cache`): equal digests must come from reproducible builds, not from buildah's layer cache."""
     changed = tmp_path_factory.mktemp("changed") / CHANGED_IMAGE
     shutil.copytree(HEALTH / "images" / CHANGED_IMAGE, changed)
     with (changed / "Dockerfile").open("a") as dockerfile:
@@ -86,7 +87,7 @@ def second_build(buildah, registry, first_build, timings, tmp_path_factory):
     }
     jobs["changed"] = (changed, f"{registry.host}/tekton-cd/health-{CHANGED_IMAGE}:changed")
     started = time.monotonic()
-    built = build_all(buildah, jobs)
+    built = build_all(buildah, jobs, extra_args=["--no-cache"])
     timings["second build (3 same + 1 changed at once)"] = time.monotonic() - started
     return built
 
