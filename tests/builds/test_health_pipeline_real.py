@@ -21,11 +21,11 @@ import json
 import os
 import shutil
 import subprocess
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
-from kubernetes import client
+from kubernetes import client, config
 
 from emulator.builds.executors import RealSteps
 from emulator.builds.gitserver import GitServer
@@ -50,13 +50,14 @@ WAIT_SECONDS = 300
 class Health:
     """The provisioned cluster, its registry and git repository, and a way to run the pipeline."""
 
-    def __init__(self, emulated, kubeconfig, registry, repository, real, workdir):
-        self.emulated, self.kubeconfig, self.registry = emulated, kubeconfig, registry
-        self.repository, self.real, self.workdir = repository, real, workdir
-        api_client = emulated_client(kubeconfig)
-        self.tekton = Tekton(api_client, PIPELINE_NAMESPACE)
-        self.apps = client.AppsV1Api(api_client)
-        self.runs = 0
+    def __init__(self, kubeconfig, registry, repository, real, workdir):
+        self.kubeconfig, self.registry, self.repository = kubeconfig, registry, repository
+        self.real, self.workdir = real, workdir
+        self.api_client = config.new_client_from_config(str(kubeconfig))
+        self.tekton = Tekton(self.api_client, PIPELINE_NAMESPACE)
+        self.apps = client.AppsV1Api(self.api_client)
+        self.plays = 0
+        self.module_args: dict = {}
 
     def variables(self, **more) -> dict:
         """Inventory values, as inventories/demo sets them for real steps (the served repository is
@@ -80,14 +81,14 @@ class Health:
         }
 
     def play(self, roles: list[str], **variables):
-        self.runs += 1
+        self.plays += 1
         tasks = [
             {"name": f"role {role}", "ansible.builtin.include_role": {"name": f"tekton_cd.pipeline.{role}"}}
             for role in roles
         ]
         return run_tasks(
             tasks,
-            tmp_path=self.workdir / f"play{self.runs}",
+            tmp_path=self.workdir / f"play{self.plays}",
             extra_vars=self.variables(**variables),
             env={"XDG_CACHE_HOME": str(self.workdir / "cache")},
         )
@@ -144,12 +145,6 @@ class Health:
         return done.stdout
 
 
-def emulated_client(kubeconfig):
-    from kubernetes import config
-
-    return config.new_client_from_config(str(kubeconfig))
-
-
 @pytest.fixture(scope="module")
 def health(tmp_path_factory):
     if os.environ.get(REAL_KUBECONFIG_ENV):
@@ -166,50 +161,47 @@ def health(tmp_path_factory):
     ):
         kubeconfig = emulated.write_kubeconfig(workdir / "kubeconfig")
         real = RealSteps(emulated.tekton.executors, registry=registry)
-        # Publishing postgres to the fresh registry (~0.4 GB) overlaps the accounts' provisioning;
-        # the definitions need its digest (the chart's images.postgres).
-        starting = threading.Thread(target=real.start)
-        starting.start()
-        try:
-            health = Health(emulated, kubeconfig, registry, repository, real, workdir)
-            accounts = health.play(["pipeline_accounts"])
-            starting.join()
-            assert accounts.rc == 0, accounts.stdout + accounts.stderr
-            assert real.postgres, "postgres was not published to the module's registry"
-            definitions = health.play(["pipeline_definitions"])
-            assert definitions.rc == 0, definitions.stdout + definitions.stderr
-            # The builder's registry credentials, as a user with a plain kubeconfig creates them.
-            client.CoreV1Api(emulated_client(kubeconfig)).create_namespaced_secret(
-                PIPELINE_NAMESPACE,
-                {
-                    "metadata": {"name": "registry-credentials"},
-                    "type": "kubernetes.io/dockerconfigjson",
-                    "data": {
-                        ".dockerconfigjson": base64.b64encode(
-                            json.dumps({"auths": {registry.host: {}}}).encode()
-                        ).decode()
+        with ThreadPoolExecutor(1) as background:
+            # Publishing postgres to the fresh registry (~0.4 GB) overlaps the accounts'
+            # provisioning; the definitions need its digest (the chart's images.postgres).
+            starting = background.submit(real.start)
+            try:
+                health = Health(kubeconfig, registry, repository, real, workdir)
+                accounts = health.play(["pipeline_accounts"])
+                starting.result()
+                assert accounts.rc == 0, accounts.stdout + accounts.stderr
+                assert real.postgres, "postgres was not published to the module's registry"
+                definitions = health.play(["pipeline_definitions"])
+                assert definitions.rc == 0, definitions.stdout + definitions.stderr
+                # The builder's registry credentials, as a user with a plain kubeconfig makes them.
+                auths = json.dumps({"auths": {registry.host: {}}}).encode()
+                client.CoreV1Api(health.api_client).create_namespaced_secret(
+                    PIPELINE_NAMESPACE,
+                    {
+                        "metadata": {"name": "registry-credentials"},
+                        "type": "kubernetes.io/dockerconfigjson",
+                        "data": {".dockerconfigjson": base64.b64encode(auths).decode()},
                     },
-                },
-            )
-            with pytest.MonkeyPatch.context() as patch:  # the in-process runs' discovery cache
-                patch.setenv("XDG_CACHE_HOME", str(workdir / "cache"))
-                yield health
-        finally:
-            starting.join()
-            real.stop()
+                )
+                with pytest.MonkeyPatch.context() as patch:  # the in-process runs' discovery cache
+                    patch.setenv("XDG_CACHE_HOME", str(workdir / "cache"))
+                    yield health
+            finally:
+                starting.exception()  # waits for the start, whatever the outcome
+                real.stop()
 
 
 def seconds(stamp: str) -> datetime.datetime:
     return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
 
 
+def results_of(task_run: dict) -> dict[str, str]:
+    return {r["name"]: r["value"] for r in task_run["status"].get("results") or []}
+
+
 def digests_of(task_runs: dict[str, dict]) -> dict[str, str]:
-    return {
-        build.removeprefix("build-"): {r["name"]: r["value"] for r in task_runs[build]["status"]["results"]}[
-            "IMAGE_DIGEST"
-        ]
-        for build in BUILDS
-    }
+    """image name -> the IMAGE_DIGEST its build reported."""
+    return {build.removeprefix("build-"): results_of(task_runs[build])["IMAGE_DIGEST"] for build in BUILDS}
 
 
 def deploy_images(task_run: dict) -> dict[str, str]:
@@ -251,8 +243,7 @@ def test_the_pipeline_builds_the_three_images_at_once_and_deploys_exactly_their_
     run = health.tekton.get("PipelineRun", result["run"]["name"])
     assert succeeded(run)["status"] == "True" and succeeded(run)["reason"] == "Succeeded", run["status"]
     assert run["spec"]["params"] == [{"name": "git-revision", "value": health.repository.head}]
-    clone = {r["name"]: r["value"] for r in task_runs["clone"]["status"]["results"]}
-    assert clone["commit"] == health.repository.head
+    assert results_of(task_runs["clone"])["commit"] == health.repository.head
 
     # The three builds overlapped: each started before every other one ended.
     spans = {
