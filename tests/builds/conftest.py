@@ -26,6 +26,30 @@ requires_real_builds = pytest.mark.skipif(
 )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Keeps `--dist loadgroup` grouping the tests marked `xdist_group` (here "real-builds").
+
+    pytest-xdist 3.8 groups them by a `@<group>` suffix it appends to `item._nodeid` on each worker,
+    which pytest 9 no longer reads (an item's id is `item._id`): every group was silently spread over
+    the workers, so the session's images and registry were made once per worker and a module's
+    fixtures were set up again on the other worker. This gives the same suffix to the id pytest 9
+    reads; where xdist's own suffix took effect (another pytest), the id has it and nothing changes."""
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers under --dist loadgroup
+        return
+    try:
+        from _pytest.nodeid import coerce_node_id
+    except ImportError:  # a pytest before 9, where xdist's own suffix works
+        return
+    for item in items:
+        groups = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
+
+
 @pytest.fixture(scope="session")
 def buildah():
     return Buildah(CAPABILITIES.storage_dir)
@@ -37,11 +61,11 @@ def registry(tmp_path_factory):
         yield running
 
 
-def build_all(buildah, jobs: dict[str, tuple[Path, str]]) -> dict:
+def build_all(buildah, jobs: dict[str, tuple[Path, str]], extra_args: list[str] | None = None) -> dict:
     """Builds every (context, image) of `jobs` at the same time; name -> BuildResult."""
     with ThreadPoolExecutor(len(jobs)) as pool:
         futures = {
-            name: pool.submit(buildah.build_and_push, context, "Dockerfile", image)
+            name: pool.submit(buildah.build_and_push, context, "Dockerfile", image, extra_args=extra_args)
             for name, (context, image) in jobs.items()
         }
         return {name: future.result() for name, future in futures.items()}
@@ -76,7 +100,8 @@ CHANGED_IMAGE = "frontend"
 @pytest.fixture(scope="session")
 def second_build(buildah, registry, first_build, timings, tmp_path_factory):
     """The same three sources again (tag `second`) and, at the same time, the frontend from a copy of
-    its context whose Dockerfile gained one harmless line (tag `changed`)."""
+    its context whose Dockerfile gained one harmless line (tag `changed`). From scratch
+    (`--no-cache`): equal digests must come from reproducible builds, not from buildah's layer cache."""
     changed = tmp_path_factory.mktemp("changed") / CHANGED_IMAGE
     shutil.copytree(HEALTH / "images" / CHANGED_IMAGE, changed)
     with (changed / "Dockerfile").open("a") as dockerfile:
@@ -86,7 +111,7 @@ def second_build(buildah, registry, first_build, timings, tmp_path_factory):
     }
     jobs["changed"] = (changed, f"{registry.host}/tekton-cd/health-{CHANGED_IMAGE}:changed")
     started = time.monotonic()
-    built = build_all(buildah, jobs)
+    built = build_all(buildah, jobs, extra_args=["--no-cache"])
     timings["second build (3 same + 1 changed at once)"] = time.monotonic() - started
     return built
 

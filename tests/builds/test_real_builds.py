@@ -95,5 +95,7 @@ def test_a_base_image_that_is_not_local_fails_at_once_naming_it(buildah, registr
 @requires_real_builds
 def test_the_build_log_and_timings_are_reported(first_build):
     for result in first_build.values():
-        assert "STEP 1/" in result.log and "COMMIT" in result.log
+        # Built, or (on overlay, where layers are cached) taken from an earlier equal build.
+        assert "STEP 1/" in result.log and ("COMMIT" in result.log or "Using cache" in result.log)
+        assert "Writing manifest to image destination" in result.log  # the push's part
         assert result.timings["build"] > 0 and result.timings["push"] > 0

@@ -517,6 +517,25 @@ def test_task_timeout_gives_taskrun_timeout(tekton, emulator):
             "parameters: "
             "parameters have inconsistent types : [list]",
         ),
+        (
+            # An embedded taskSpec's param the PipelineTask gives no value (Tekton names the Task,
+            # which an embedded spec has not: "for task :").
+            {"pipelineSpec": {"tasks": [{"name": "a", "taskSpec": task_spec(params=["x"])}]}},
+            "PipelineValidationFailed",
+            "[User error] Validation failed for pipelinerun bad with error invalid input params for task : "
+            "missing values for these params which have no default values: [x]",
+        ),
+        (
+            {
+                "pipelineSpec": {
+                    "results": [{"name": "out", "value": "$(tasks.a.results.missing)"}],
+                    "tasks": [{"name": "a", "taskSpec": task_spec(results=["out"])}],
+                }
+            },
+            "InvalidPipelineResultReference",
+            'Failed to resolve pipeline result reference for "bad" with error invalid pipeline result "out": '
+            '"missing" is not a named result returned by pipeline task "a"',
+        ),
     ],
     ids=[
         "unknown-pipeline",
@@ -526,6 +545,8 @@ def test_task_timeout_gives_taskrun_timeout(tekton, emulator):
         "cycle",
         "unbound-workspace",
         "param-type",
+        "task-param-without-value",
+        "bad-pipeline-result-reference",
     ],
 )
 def test_invalid_runs_fail_with_tektons_reason_and_message(tekton, spec, reason, message):
