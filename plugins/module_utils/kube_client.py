@@ -314,8 +314,13 @@ class KubeClient:
                     return  # the stream broke off (or was closed); the caller lists again and re-watches
                 if not line:
                     return
-                if line.strip():
-                    yield json.loads(line)
+                if not line.strip():
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:  # also UnicodeDecodeError: a line torn as the stream was cut
+                    return  # the caller lists again and re-watches, as for any broken stream
+                yield event
         finally:
             response.close()
 

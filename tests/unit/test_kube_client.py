@@ -238,6 +238,25 @@ def test_watch_yields_events_line_by_line(api):
     assert "watch=true" in api.requests[-1]["path"] and "timeoutSeconds=5" in api.requests[-1]["path"]
 
 
+def test_a_torn_watch_line_ends_the_watch_instead_of_raising(api):
+    """A line that does not decode (a stream cut mid-read) ends the watch like a broken stream: the
+    caller lists again and re-watches, where an exception would kill the thread that follows a run."""
+    good = {"type": "ADDED", "object": {"metadata": {"name": "a"}}}
+
+    def stream(handler):
+        handler.send_response(200)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        for line in (json.dumps(good).encode() + b"\n", b'{"type": "MODIFIED", "obj\xae\n'):
+            handler.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+        handler.wfile.write(b"0\r\n\r\n")
+
+    api.on("GET", "/api/v1/namespaces", stream)
+    seen = list(client_for(api).watch_events("/api/v1/namespaces", query=[], timeout=5, action="watch",
+                                             target="x"))
+    assert seen == [good]
+
+
 # -- credentials ------------------------------------------------------------------------------
 
 
