@@ -2,7 +2,8 @@
 
   .venv/bin/python -m benchmarks [--repetitions 5] [--warmups 1] [--output docs/benchmarks.md]
                                  [--only KEY ...] [--no-install] [--parts comparison scaling run-wait]
-                                 [--tenants 1 10 50] [--scale-repetitions 3] [--run-repetitions 5]
+                                 [--tenants 1 10 50] [--scale-repetitions 3] [--scaling-clusters all|emulated]
+                                 [--run-repetitions 5]
 
 Three parts, all by default: the comparison on the 15 objects of provision.yml; scaling to N
 tenants (benchmarks/scaling.py); run-wait latency (benchmarks/runwait.py, emulated cluster only).
@@ -61,6 +62,13 @@ def parse(argv):
         type=int,
         help=f"measured repetitions per tenant count (default {SCALE_REPETITIONS}, or --repetitions if "
         "fewer)",
+    )
+    parser.add_argument(
+        "--scaling-clusters",
+        choices=("all", "emulated"),
+        default="all",
+        help="where the scaling part runs: every cluster (default), or the emulated one only (a real "
+        "cluster deletes 100 namespaces per N = 50 repetition, about 50 s each)",
     )
     parser.add_argument(
         "--run-repetitions", type=int, help="measured runs of the run-wait part (default: --repetitions)"
@@ -126,7 +134,8 @@ def measure(workdir: Path, args, log=print, real_kubeconfig: str | None = None) 
                         target, contenders, target.workdir, args.repetitions, args.warmups, log=log
                     ).run()
                 )
-            if "scaling" in args.parts and scalers:
+            scales_here = args.scaling_clusters == "all" or isinstance(target, EmulatedTarget)
+            if "scaling" in args.parts and scalers and scales_here:
                 results.scaling.append(
                     run_scaling(
                         target,
