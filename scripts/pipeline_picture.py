@@ -18,6 +18,7 @@ from pathlib import Path
 
 import jinja2
 import yaml
+from generated_file import write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLE = ROOT / "roles" / "pipeline_definitions"
@@ -67,16 +68,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is out of date: run `make docs` "
-                  "(python scripts/pipeline_picture.py).", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
-    return 0
+    return write_or_check(OUTPUT, render(), ROOT, "pipeline_picture.py", argv)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ def test_docs_variables_md_is_current():
 def test_the_check_mode_of_the_script_tells_a_stale_file(tmp_path):
     script = tmp_path / "scripts" / "role_docs.py"
     script.parent.mkdir()
-    script.write_text((ROOT / "scripts" / "role_docs.py").read_text())
+    for name in ("role_docs.py", "generated_file.py"):
+        (script.parent / name).write_text((ROOT / "scripts" / name).read_text())
     (tmp_path / "docs").mkdir()
     (tmp_path / "roles" / "demo" / "meta").mkdir(parents=True)
     spec = {"argument_specs": {"main": {"short_description": "A demo role", "options": {
