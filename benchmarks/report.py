@@ -373,6 +373,19 @@ def issue17_checks(results: TargetResults) -> list[Check]:
     return found
 
 
+def _load_note(machine: Machine) -> str:
+    """How far the absolute seconds can be trusted: what else ran says the load average, measured
+    before and after (with N CPUs, a load above N means processes waited for a CPU)."""
+    busiest = max([*machine.load_at_start[:2], *(machine.load_at_end or ())[:2]])
+    advice = ("Read the medians and the ratios between tools measured in the same run, interleaved; the "
+              "spread shows how much the load moved them.")
+    if busiest > machine.cpus:
+        return (f"- The machine was busy around the run (a load average above its {machine.cpus} CPUs at "
+                f"the start or the end), so the absolute seconds may carry other work. {advice}")
+    return (f"- Nothing else kept the machine busy (load averages at most {busiest:.2f} on "
+            f"{machine.cpus} CPUs). {advice}")
+
+
 def _machine_section(machine: Machine, versions: dict[str, str]) -> list[str]:
     load = ", ".join(f"{value:.2f}" for value in machine.load_at_start)
     end = ", ".join(f"{value:.2f}" for value in machine.load_at_end) if machine.load_at_end else "–"
@@ -381,10 +394,7 @@ def _machine_section(machine: Machine, versions: dict[str, str]) -> list[str]:
         "",
         f"- {machine.cpus} CPUs, {machine.cpu_model}; Python {machine.python}.",
         f"- Load average (1, 5, 15 min) at the start: {load}; at the end: {end}.",
-        "- The machine was shared with other sessions during the run (their builds and tests), so the "
-        f"absolute seconds carry their load: with {machine.cpus} CPUs a load average above "
-        f"{machine.cpus} means processes waited for a CPU. Read the medians and the ratios between tools "
-        "measured in the same run, interleaved; the spread shows how much the load moved them.",
+        _load_note(machine),
         "",
         "| tool | version |",
         "| --- | --- |",
