@@ -193,7 +193,6 @@ def build_postgres_image(buildah: Buildah) -> None:
         POSTGRES_IMAGE,
         build_args={"BASE_IMAGE": DEBIAN_IMAGE},
         extra_args=["--label", f"{SOURCE_HASH_LABEL}={postgres_source_hash()}"],
-        cache_layers=False,  # made once per recipe, and archived: one layer, nothing left behind
     )
 
 

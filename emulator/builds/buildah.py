@@ -10,13 +10,6 @@ that storage fails at once, naming it.
 
 Reproducible: the same context and Dockerfile give the same digest (`--timestamp 0` for the image
 and every file in its layers; the Dockerfiles remove apt's and dpkg's logs themselves).
-
-Cached per instruction on overlay storage (`--layers`): a rebuild whose Dockerfile and context are
-unchanged up to an instruction reuses the layers made before it, so a pipeline run of an unchanged
-image costs its push only, and a changed last line rebuilds that line only. The cached images stay in
-storage (overlay keeps only each layer's changes, and `--timestamp 0` gives equal builds the same
-image id, so repeated builds add nothing). On vfs, where every layer is a whole file system, a build is
-one layer and is removed from storage once pushed.
 """
 
 from __future__ import annotations
@@ -31,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Images of a build are removed from storage once pushed: vfs keeps a full copy of the file
+# system per layer, so keeping them would cost ~0.3-0.6 GB per build.
 DEFAULT_TIMEOUT_SECONDS = 900
 
 
@@ -179,24 +174,15 @@ class Buildah:
     def image_id(self, name: str) -> str:
         return self.run("inspect", "--type", "image", "--format", "{{.FromImageID}}", name).strip()
 
-    @property
-    def caches_layers(self) -> bool:
-        """Whether builds keep a layer per instruction for later builds: on overlay only, since vfs
-        copies the whole file system per layer (~0.3-0.6 GB per build)."""
-        return self.driver == "overlay"
-
     def build(
         self,
         context_dir: str | os.PathLike,
         dockerfile: str | os.PathLike,
-        tag: str | None,
+        tag: str,
         build_args: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
-        iidfile: str | os.PathLike | None = None,
-        cache_layers: bool | None = None,
     ) -> str:
-        """Builds into local storage (as `tag`, if given; its image id into `iidfile`, if given),
-        caching layers if `cache_layers` (default: `caches_layers`); returns the build log."""
+        """Builds into local storage as `tag`; returns the build log."""
         context = Path(context_dir)
         dockerfile_path = Path(dockerfile)
         if not dockerfile_path.is_absolute():
@@ -216,16 +202,17 @@ class Buildah:
             "--pull=never",
             "--timestamp",
             "0",
-            f"--layers={str(self.caches_layers if cache_layers is None else cache_layers).lower()}",
+            "--layers=false",
+            # A failed step's container would otherwise stay, mounted: a checkout holding mounts
+            # cannot be deleted, and every failing build would leave one more.
+            "--force-rm",
             "--format",
             "oci",
             "-f",
             str(dockerfile_path),
+            "-t",
+            tag,
         ]
-        if tag:
-            args += ["-t", tag]
-        if iidfile:
-            args += ["--iidfile", str(iidfile)]
         for name, value in (build_args or {}).items():
             args += ["--build-arg", f"{name}={value}"]
         ca_bundle = host_ca_bundle()
@@ -233,7 +220,7 @@ class Buildah:
             args += ["--secret", f"id=hostca,src={ca_bundle}"]
         args += list(extra_args or [])
         args.append(str(context))
-        return self.run(*args, what=f"building {tag or 'an image'} from {dockerfile_path}")
+        return self.run(*args, what=f"building {tag} from {dockerfile_path}")
 
     def push(self, image: str, destination: str | None = None, tls_verify: bool = False) -> tuple[str, str]:
         """Pushes `image` (to docker://`destination`, default the same name); returns (digest, log)."""
@@ -268,31 +255,20 @@ class Buildah:
         """Builds `image` (repository[:tag] in the target registry) and pushes it there; returns the
         pushed digest and the whole log. Raises BuildError carrying the log on any failure."""
         started = time.monotonic()
+        # A private local name, so that concurrent builds of the same image do not share a tag.
+        local_tag = f"localhost/tekton-cd-build/{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
         log = ""
-        with tempfile.TemporaryDirectory(prefix="buildah-build-") as scratch:
-            if self.caches_layers:
-                # No tag: the image is the cache entry of its last instruction and stays, for the
-                # next build of the same sources (removing it would also remove its parents).
-                local, keep = None, True
-            else:
-                # A private local name, so that concurrent builds of the same image do not share a tag.
-                unique = f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
-                local = f"localhost/tekton-cd-build/{unique}"
-                keep = False
-            iidfile = Path(scratch) / "iid"
+        try:
+            log = self.build(context_dir, dockerfile, local_tag, build_args, extra_args)
+            built = time.monotonic()
             try:
-                log = self.build(context_dir, dockerfile, local, build_args, extra_args, iidfile=iidfile)
-                local = local or iidfile.read_text().strip()
-                built = time.monotonic()
-                try:
-                    digest, push_log = self.push(local, destination=image, tls_verify=tls_verify)
-                except BuildError as error:
-                    raise BuildError(str(error), log + error.log) from None
-                log += push_log
-                pushed = time.monotonic()
-            finally:
-                if local and not keep:
-                    self.remove_image(local)
+                digest, push_log = self.push(local_tag, destination=image, tls_verify=tls_verify)
+            except BuildError as error:
+                raise BuildError(str(error), log + error.log) from None
+            log += push_log
+            pushed = time.monotonic()
+        finally:
+            self.remove_image(local_tag)
         return BuildResult(
             image=image,
             digest=digest,

@@ -30,11 +30,12 @@ requires_real_builds = pytest.mark.skipif(
 def pytest_collection_modifyitems(config, items):
     """Keeps `--dist loadgroup` grouping the tests marked `xdist_group` (here "real-builds").
 
-    pytest-xdist 3.8 groups them by a `@<group>` suffix it appends to `item._nodeid` on each worker,
-    which pytest 9 no longer reads (an item's id is `item._id`; pytest-xdist issue 1386, open): every group was silently spread over
-    the workers, so the session's images and registry were made once per worker and a module's
-    fixtures were set up again on the other worker. This gives the same suffix to the id pytest 9
-    reads; where xdist's own suffix took effect (another pytest), the id has it and nothing changes."""
+    pytest-xdist 3.8 groups them by a `@<group>` suffix it appends to `item._nodeid` on each
+    worker, which pytest 9 no longer reads (an item's id is `item._id`; pytest-xdist issue 1386,
+    open): every group was silently spread over the workers, so the session's images and registry
+    were made once per worker and a module's fixtures were set up again on the other worker. This
+    gives the same suffix to the id pytest 9 reads; where xdist's own suffix took effect (another
+    pytest), the id has it and nothing changes."""
     if not getattr(config.option, "loadgroup", False):  # set on xdist workers under --dist loadgroup
         return
     try:

@@ -73,12 +73,15 @@ def test_a_failing_run_fails_the_build_with_its_log_and_pushes_nothing(buildah, 
     (tmp_path / "Dockerfile").write_text(
         "FROM docker.io/library/debian:bookworm-slim\nRUN echo checking the sources && exit 3\n"
     )
+    containers_before = set(buildah.run("containers", "--quiet").split())
     with pytest.raises(BuildError) as failure:
         buildah.build_and_push(tmp_path, "Dockerfile", f"{registry.host}/tekton-cd/broken:v1")
     assert "checking the sources" in failure.value.log
     assert "exit status 3" in failure.value.log or "exit status 3" in str(failure.value)
     assert "building" in str(failure.value)
     assert registry.tags("tekton-cd/broken") == []
+    # The failed step's container is not left behind, mounted (a checkout holding mounts cannot be deleted).
+    assert set(buildah.run("containers", "--quiet").split()) == containers_before
 
 
 @requires_real_builds
@@ -95,7 +98,6 @@ def test_a_base_image_that_is_not_local_fails_at_once_naming_it(buildah, registr
 @requires_real_builds
 def test_the_build_log_and_timings_are_reported(first_build):
     for result in first_build.values():
-        # Built, or (on overlay, where layers are cached) taken from an earlier equal build.
-        assert "STEP 1/" in result.log and ("COMMIT" in result.log or "Using cache" in result.log)
+        assert "STEP 1/" in result.log and "COMMIT" in result.log
         assert "Writing manifest to image destination" in result.log  # the push's part
         assert result.timings["build"] > 0 and result.timings["push"] > 0
