@@ -176,17 +176,8 @@ def render_svg(run):
 
     summary = data["run"]
     title = f"PipelineRun {summary['name']} of {summary['pipeline']}: {summary['status']}"
-    parts = [
-        "<?xml version='1.0' encoding='UTF-8'?>",
-        f"<svg xmlns='http://www.w3.org/2000/svg' version='1.1' width='{width:.0f}' height='{height:.0f}' "
-        f"viewBox='0 0 {width:.0f} {height:.0f}' {FONT} font-size='13'>",
-        f"<title>{escape(title)}</title>",
-        "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='8' markerHeight='8' "
-        "orient='auto-start-reverse'><path d='M 0 0 L 10 5 L 0 10 z' fill='#57606a'/></marker></defs>",
-        f"<rect width='{width:.0f}' height='{height:.0f}' fill='#ffffff'/>",
-        f"<text x='{MARGIN}' y='{MARGIN + 8}' font-size='16' font-weight='bold'>{escape(title)}</text>",
-        f"<text x='{MARGIN}' y='{MARGIN + 28}' fill='#57606a'>{escape(_run_line(summary))}</text>",
-    ]
+    parts = _document_start(width, height, title, title)
+    parts.append(f"<text x='{MARGIN}' y='{MARGIN + 28}' fill='#57606a'>{escape(_run_line(summary))}</text>")
     parts += _dag_parts(
         tasks,
         positions,
@@ -244,6 +235,21 @@ def render_svg(run):
         legend_x += 24 + 8 * len(status)
     parts.append("</g></svg>")
     return "\n".join(parts) + "\n"
+
+
+def _document_start(width, height, title, heading):
+    """The opening of a picture: the SVG element, its title, the arrow head edges end in, a white
+    background and the heading."""
+    return [
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        f"<svg xmlns='http://www.w3.org/2000/svg' version='1.1' width='{width:.0f}' height='{height:.0f}' "
+        f"viewBox='0 0 {width:.0f} {height:.0f}' {FONT} font-size='13'>",
+        f"<title>{escape(title)}</title>",
+        "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='8' markerHeight='8' "
+        "orient='auto-start-reverse'><path d='M 0 0 L 10 5 L 0 10 z' fill='#57606a'/></marker></defs>",
+        f"<rect width='{width:.0f}' height='{height:.0f}' fill='#ffffff'/>",
+        f"<text x='{MARGIN}' y='{MARGIN + 8}' font-size='16' font-weight='bold'>{escape(heading)}</text>",
+    ]
 
 
 def _layout(tasks, top, node_w):
@@ -333,16 +339,7 @@ def render_pipeline_svg(pipeline, dag):
     width = max(dag_width, 760, MARGIN * 2 + 7 * max(len(line) for line in [description, *notes]))
     notes_top = dag_top + dag_height + 40
     height = notes_top + 20 * len(notes) + MARGIN
-    parts = [
-        "<?xml version='1.0' encoding='UTF-8'?>",
-        f"<svg xmlns='http://www.w3.org/2000/svg' version='1.1' width='{width:.0f}' height='{height:.0f}' "
-        f"viewBox='0 0 {width:.0f} {height:.0f}' {FONT} font-size='13'>",
-        f"<title>{escape(title)}: its DAG</title>",
-        "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='8' markerHeight='8' "
-        "orient='auto-start-reverse'><path d='M 0 0 L 10 5 L 0 10 z' fill='#57606a'/></marker></defs>",
-        f"<rect width='{width:.0f}' height='{height:.0f}' fill='#ffffff'/>",
-        f"<text x='{MARGIN}' y='{MARGIN + 8}' font-size='16' font-weight='bold'>{escape(title)}</text>",
-    ]
+    parts = _document_start(width, height, f"{title}: its DAG", title)
     if description:
         parts.append(f"<text x='{MARGIN}' y='{MARGIN + 28}' fill='#57606a'>{escape(description)}</text>")
     parts += _dag_parts(
