@@ -164,10 +164,9 @@ NAMESPACE_GONE_TIMEOUT = 600  # seconds; a real cluster finalizes 100 namespaces
 
 
 def _delete_namespaces(kubeconfig: Path, names) -> None:
-    """Clean-up between repetitions (not timed), waiting until the namespaces are gone: while a
-    namespace is being finalized its Roles and RoleBindings are deleted, and such a change of the
-    cluster's RBAC during the next tool's run would make tekton-cd's access review ask again
-    (its record holds a fingerprint of every RBAC object of the cluster)."""
+    """Clean-up between repetitions (not timed), waiting until the namespaces are gone, so that
+    the real server's finalizing of them (deleting every object they hold) is not work the next
+    tool's timed run competes with."""
     from kubernetes import client, config
     from kubernetes.client.rest import ApiException
 

@@ -14,6 +14,7 @@ worker threads through the executor table (executors.py); the loop only reads th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.kube.models import ClusterState
@@ -79,7 +80,7 @@ class TektonController:
         pending = self._task_runs.reconcile(state, types) or pending
         return pending
 
-    def on_run_finished(self, listener) -> None:
+    def on_run_finished(self, listener) -> Callable[[], None]:
         """Call listener(namespace, name, succeeded_condition, when) each time a PipelineRun ends,
         right after its final status is stored; `when` is the controller's clock (a datetime).
         Returns the function that stops the calls."""
