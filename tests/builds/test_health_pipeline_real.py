@@ -23,7 +23,6 @@ import datetime
 import json
 import os
 import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -34,9 +33,10 @@ from emulator.builds.executors import RealSteps
 from emulator.builds.gitserver import GitServer
 from emulator.builds.registry import LocalRegistry
 from tests.builds.conftest import HEALTH, requires_real_builds
+from tests.chart.helm import run_helm
 from tests.conftest import REAL_KUBECONFIG_ENV
 from tests.integration.tekton_support import Tekton, succeeded
-from tests.playbook import VENV_BIN, load_module, run_tasks
+from tests.playbook import load_module, run_tasks
 
 # One xdist worker runs every real-build test (buildah's storage and its layer cache are shared).
 pytestmark = [requires_real_builds, pytest.mark.emulator_only, pytest.mark.xdist_group("real-builds")]
@@ -129,21 +129,8 @@ class Health:
         return found
 
     def helm(self, *args: str) -> str:
-        done = subprocess.run(
-            [
-                str(VENV_BIN / "helm"),
-                *args,
-                RELEASE,
-                "--namespace",
-                APP_NAMESPACE,
-                "--kubeconfig",
-                str(self.kubeconfig),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={"PATH": os.environ.get("PATH", ""), "HOME": str(self.workdir), "NO_PROXY": "127.0.0.1"},
-        )
+        done = run_helm(self.workdir / "helm-home", *args, RELEASE, "--namespace", APP_NAMESPACE,
+                        "--kubeconfig", str(self.kubeconfig), env={"NO_PROXY": "127.0.0.1"})
         assert done.returncode == 0, done.stderr
         return done.stdout
 
