@@ -114,19 +114,39 @@ class PlayResult:
     tasks: list[TaskResult]
 
     def task(self, name):
-        """The (last) result of the task with that name; KeyError names the tasks that ran."""
-        for task in reversed(self.tasks):
+        """The (last) result of the task, or of a call of a stage task, with that name; KeyError
+        names the tasks that ran."""
+        for task in [*reversed(self.tasks), *reversed(self.steps)]:
             if task.name == name:
                 return task
-        raise KeyError(f"no result for task {name!r}; tasks that ran: {[t.name for t in self.tasks]}")
+        raise KeyError(f"no result for task {name!r}; tasks that ran: {[t.name for t in self.steps]}")
+
+    @property
+    def steps(self):
+        """The tasks as a person reads the run: a stage task (tekton_cd.pipeline.stage) as the
+        calls it ran or skipped, each with its module's own result; a stage that ran no call
+        (its input check failed, say) as itself."""
+        return [step for task in self.tasks for step in (stage_calls(task) or [task])]
 
     @property
     def changed(self):
-        return [t for t in self.tasks if t.changed]
+        return [t for t in self.steps if t.changed]
 
     @property
     def failed(self):
-        return [t for t in self.tasks if t.failed]
+        return [t for t in self.steps if t.failed]
+
+
+def stage_calls(task):
+    """One TaskResult per call of a stage task's result (empty for any other task)."""
+    if task.action.rpartition(".")[2] != "stage" or not isinstance(task.result.get("results"), dict):
+        return []
+    calls = []
+    for result in task.result["results"].values():
+        status = ("skipped" if result.get("skipped") else "failed" if result.get("failed")
+                  else "changed" if result.get("changed") else "ok")
+        calls.append(TaskResult(result["name"], result["module"], status, result))
+    return calls
 
 
 def run_tasks(tasks, *, tmp_path, kubeconfig=None, check=False, diff=False, extra_vars=None, env=None,

@@ -68,24 +68,26 @@ class HandlerAction(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         module_name = self._task.resolved_action or self._task.action
+        result.update(self.run_module(module_name, self._task.args, task_vars))
+        return result
+
+    def run_module(self, module_name, args, task_vars, *, invocation=True):
+        """What a task of ``module_name`` with ``args`` returns: its handler's result, in this
+        process when the connection is local, else as a module process where the task runs."""
         if not self._runs_on_controller() or os.environ.get(MODULE_PROCESS_SWITCH) == "1":
-            result.update(self._execute_module(module_name=module_name, module_args=self._task.args,
-                                               task_vars=task_vars))
-            return result
-        short_name = module_name.rpartition(".")[2]
-        declaration = importlib.import_module(f"{COLLECTION}.plugins.modules.{short_name}").MODULE
+            return self._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
+        declaration = module_declaration(module_name)
         with task_environment(self._task_environment()):
             try:
-                params, secret_values = declaration.validate(as_module_sees(self._task.args))
+                params, secret_values = declaration.validate(as_module_sees(args))
             except kube_errors.TaskFailure as exc:
-                result.update(failed=True, msg=exc.msg)
-                return result
+                return {"failed": True, "msg": exc.msg}
             outcome = declaration.execute(params, check_mode=bool(self._task.check_mode),
                                           no_log=bool(self._task.no_log), module_name=module_name,
                                           progress=self._progress(task_vars, secret_values))
-        outcome["invocation"] = {"module_args": params}
-        result.update(kube_runner.masked(outcome, secret_values))
-        return result
+        if invocation:
+            outcome["invocation"] = {"module_args": params}
+        return kube_runner.masked(outcome, secret_values)
 
     def _progress(self, task_vars, secret_values):
         """progress(text) for the handler: one line on the console at once, as ``HOST | text``. A
@@ -112,6 +114,12 @@ class HandlerAction(ActionBase):
         environment = {}
         self._compute_environment_string(environment)
         return {str(key): str(value) for key, value in environment.items()}
+
+
+def module_declaration(module_name):
+    """The ModuleDeclaration (``MODULE``) of one of the collection's modules, by any of its names."""
+    short_name = module_name.rpartition(".")[2]
+    return importlib.import_module(f"{COLLECTION}.plugins.modules.{short_name}").MODULE
 
 
 def as_module_sees(args):

@@ -1,8 +1,8 @@
-"""Bad values of the cluster_login role's variables fail its first task, before anything is sent:
+"""Bad values of the cluster_login role's variables fail its stage task, before anything is sent:
 no request reaches the cluster (the emulator's request log stays empty) and none reaches IBM
 Cloud (its endpoints point at a closed port, so any request would fail the run another way).
 
-The registry entry point writes after pipeline_accounts has, so its inputs are checked by main
+The registry entry point writes after pipeline_accounts has, so its inputs are checked by main's stage
 already when a playbook says it will run it (cluster_login_check_registry, as provision.yml does).
 """
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.playbook import isolated_environment, run_tasks
 
-CHECK_TASK = "Check every input of the cluster login and the registry credentials before the first write"
+CHECK_TASK = "Check every input of the cluster login and the registry step, then run its calls"
 ROLE_START = "Validating arguments against arg spec"
 CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens there
 

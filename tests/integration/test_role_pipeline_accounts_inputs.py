@@ -13,7 +13,8 @@ import pytest
 
 from tests.playbook import run_tasks
 
-CHECK_TASK = "Check every input of the pipeline accounts before the first write"
+CHECK_TASK = ("Prepare the pipeline's namespaces, service accounts, RBAC and cluster credentials, proven by "
+              "access review")
 ROLE_START = "Validating arguments against arg spec"
 
 RULE = {"api_groups": ["apps"], "resources": ["deployments"], "verbs": ["get"]}

@@ -1,5 +1,5 @@
 """tekton_resources finds every problem the cluster cannot change before it connects: run with the
-network closed (plugins/plugin_utils/inputs_check.py, as the check_inputs module runs it), bad
+network closed (plugins/plugin_utils/inputs_check.py, as the stage module runs it), bad
 definitions, options and release files fail with their sentence, and good ones reach the network."""
 
 from __future__ import annotations
