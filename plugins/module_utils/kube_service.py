@@ -3,7 +3,7 @@
     service = KubeService(connect(params), check_mode=check_mode)
     change = service.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {...}})
     change.changed, change.after, change.diff()          # Change: decided from the API's answers
-    changes = service.apply_all([obj1, obj2, ...])       # one read per kind and namespace, not per object
+    changes = service.apply_all([obj1, obj2, ...])       # one read per kind, not per object or namespace
     live = service.read_all(objects)                     # the same reads, for checks before applying:
     live.of(obj)                                         #   the live counterpart of obj, or None
     service.missing_namespaces(objects, live)            #   namespaces to create first
@@ -241,6 +241,8 @@ class KubeService:
         self.field_manager = field_manager
         # Check mode only: namespaces found missing by require_namespaces, whose objects apply predicts.
         self.absent_namespaces = set()
+        # Kinds whose cluster-wide LIST was Forbidden: read_all lists them per namespace from then on.
+        self._forbidden_cluster_wide = set()
 
     def with_field_manager(self, field_manager):
         """A KubeService on the same connection that writes under another field manager."""
@@ -325,22 +327,64 @@ class KubeService:
 
     def read_all(self, objects, *, label_selector=None):
         """The live state of ``objects`` (dicts with apiVersion, kind and metadata.name, e.g. the
-        objects about to be applied) as LiveObjects: one GET where a kind and namespace has one
-        name, else one LIST (narrowed by ``label_selector``; objects it misses count as absent)."""
-        groups = {}
+        objects about to be applied) as LiveObjects, with a number of requests that does not grow
+        with the number of objects or namespaces once they exist and carry their labels.
+
+        A kind with one object: one GET. A kind with several: one LIST narrowed by a label selector
+        (``label_selector``, else the labels every labelled object of that kind carries) in their
+        namespace, or cluster-wide when they span several (one LIST per namespace where a
+        cluster-wide one is Forbidden, as for a namespace-scoped kubeconfig). An object that LIST
+        misses (absent, or not labelled so yet) is read alone: a GET, or one unfiltered LIST where a
+        namespace holds several such; so a missing label never passes for a missing object. Without
+        a selector: a GET where a namespace has one name, else one unfiltered LIST of it."""
+        kinds = {}
         for obj in objects:
             api_version, kind, name, namespace = self._key(obj)
-            groups.setdefault((api_version, kind, namespace), set()).add(name)
+            kinds.setdefault((api_version, kind), []).append((obj, name, namespace))
         live = LiveObjects(self._key)
-        for (api_version, kind, namespace), names in groups.items():
+        for (api_version, kind), entries in kinds.items():
+            wanted = {(name, namespace) for _obj, name, namespace in entries}
+            selector = label_selector or common_selector([obj for obj, _name, _namespace in entries])
+            if len(wanted) > 1 and selector:
+                namespaces = {namespace for _name, namespace in wanted}
+                for item in self._list_labelled(api_version, kind, namespaces, selector):
+                    found = (item["metadata"]["name"], item["metadata"].get("namespace"))
+                    if found[1] in namespaces:
+                        live[(api_version, kind, *found)] = item
+                wanted = {key for key in wanted if (api_version, kind, *key) not in live}
+            self._read_each(live, api_version, kind, wanted)
+        return live
+
+    def _list_labelled(self, api_version, kind, namespaces, selector):
+        """Objects of a kind in ``namespaces`` (``{None}`` for a cluster-scoped kind) with labels
+        ``selector``: one LIST, cluster-wide for several namespaces unless that is Forbidden."""
+        if len(namespaces) == 1:
+            return self.list(api_version, kind, next(iter(namespaces)), label_selector=selector)
+        if (api_version, kind) not in self._forbidden_cluster_wide:
+            try:
+                return self.list(api_version, kind, None, label_selector=selector)
+            except KubeError as exc:
+                if exc.status != 403:
+                    raise
+                # Allowed in each namespace but not across them (a namespace-scoped kubeconfig).
+                self._forbidden_cluster_wide.add((api_version, kind))
+        return [item for namespace in sorted(namespaces)
+                for item in self.list(api_version, kind, namespace, label_selector=selector)]
+
+    def _read_each(self, live, api_version, kind, wanted):
+        """Into ``live``: the objects ``wanted`` ((name, namespace) pairs) of a kind, a GET where a
+        namespace has one name, else one LIST of that namespace."""
+        by_namespace = {}
+        for name, namespace in wanted:
+            by_namespace.setdefault(namespace, set()).add(name)
+        for namespace, names in sorted(by_namespace.items(), key=lambda entry: entry[0] or ""):
             if len(names) == 1:
                 found = self.get(api_version, kind, next(iter(names)), namespace)
                 items = [found] if found is not None else []
             else:
-                items = self.list(api_version, kind, namespace, label_selector=label_selector)
+                items = self.list(api_version, kind, namespace)
             for item in items:
                 live[(api_version, kind, item["metadata"]["name"], namespace)] = item
-        return live
 
     def apply_all(self, objects, *, force_conflicts=False, label_selector=None, live=None):
         """Apply several objects; the live state is read with read_all unless ``live`` (what
@@ -670,10 +714,26 @@ def namespace_missing_warning(namespace):
             "sent; a real run needs it created first (module k8s_namespace).")
 
 
-def named(api_version, kind, name, namespace=None):
+def common_selector(objects):
+    """The label selector (``key=value,...``, sorted) for the labels that every one of ``objects``
+    that carries labels has, with the same value; None when there is none, or fewer than two objects
+    carry labels (named references carry none, and are then read alone)."""
+    labelled = [(obj.get("metadata") or {}).get("labels") for obj in objects]
+    labelled = [labels for labels in labelled if labels]
+    if len(labelled) < 2:
+        return None
+    shared = set(labelled[0].items()).intersection(*(labels.items() for labels in labelled[1:]))
+    # An empty value selects as "key=" on some servers and not others: leave it out.
+    return ",".join(f"{key}={value}" for key, value in sorted(shared)
+                    if isinstance(value, str) and value) or None
+
+
+def named(api_version, kind, name, namespace=None, *, labels=None):
     """An object that only names one: what read_all reads or a check refers to, when there is
-    nothing of it to apply (a ClusterRole to bind, a Secret whose content is not decided yet)."""
-    metadata = {"name": name, **({"namespace": namespace} if namespace is not None else {})}
+    nothing of it to apply (a ClusterRole to bind, a Secret whose content is not decided yet);
+    ``labels``, those it is expected to carry, let read_all find it with a label-selected LIST."""
+    metadata = {"name": name, **({"namespace": namespace} if namespace is not None else {}),
+                **({"labels": dict(labels)} if labels else {})}
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata}
 
 

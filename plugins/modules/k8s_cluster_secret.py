@@ -19,6 +19,12 @@ description:
     (or for an earlier service account of the same name), or when the server URL, the CA, the
     audiences or the lifetime asked for changed. Otherwise the stored token is kept, and a run that
     changes nothing sends no write to the API server.
+  - Several Secrets (for several service accounts or tenants) are kept by one task with
+    O(secrets). Their Secrets and service accounts are read together, on a re-run with one LIST per
+    kind narrowed to the Secrets' labels (cluster-wide when they span several namespaces, one LIST
+    per namespace where the credentials may not list across namespaces), so the requests do not
+    grow with the number of Secrets; a Secret or account that LIST misses is read on its own. One
+    TokenRequest is sent per Secret whose token must be issued or refreshed, none for the others.
   - The Secret is written by server-side apply with the field manager C(tekton-cd).
   - The token never appears in the module's result, its diff or its messages; Secret values are
     shown as C(<hidden>) (C(<hidden, changed>) in a diff when they change).
@@ -28,13 +34,14 @@ options:
   name:
     description:
       - Name of the Secret.
+      - Exactly one of O(name) and O(secrets) is required.
     type: str
-    required: true
   namespace:
     description:
-      - Namespace of the Secret, normally the one where the pipeline runs.
+      - Namespace of the Secret, normally the one where the pipeline runs; with O(secrets), the
+        namespace of every element that does not give its own.
+      - Required, unless every element of O(secrets) gives its namespace.
     type: str
-    required: true
   service_account:
     description:
       - Name of the service account the token is issued for. Required with O(state=present).
@@ -95,7 +102,56 @@ options:
   labels:
     description:
       - Labels of the Secret.
+      - With O(secrets), the labels of every element that gives none. The service accounts are
+        looked for with the same labels (as the accounts created by this collection's roles carry
+        them), so that a re-run reads them with one LIST too.
     type: dict
+  secrets:
+    description:
+      - Several Secrets in one task; each element takes the single form's options (O(name),
+        O(namespace), O(service_account), ...).
+      - O(namespace), O(token_lifetime), O(refresh_before), O(audiences), O(server),
+        O(ca_cert_data) and O(labels) given at the task level are the default of every element;
+        O(service_account), O(service_account_namespace) and O(target_namespace) cannot be.
+        O(state), O(cluster_name) and O(force_conflicts) apply to all elements.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the Secret, as O(name).
+        type: str
+        required: true
+      namespace:
+        description: Namespace of the Secret, as O(namespace); the task's O(namespace) by default.
+        type: str
+      service_account:
+        description: The service account, as O(service_account). Required with O(state=present).
+        type: str
+      service_account_namespace:
+        description: Namespace of the service account, as O(service_account_namespace).
+        type: str
+      target_namespace:
+        description: Default namespace of the kubeconfig, as O(target_namespace).
+        type: str
+      token_lifetime:
+        description: Token lifetime in seconds, as O(token_lifetime); the task's by default.
+        type: int
+      refresh_before:
+        description: Refresh threshold in seconds, as O(refresh_before); the task's by default.
+        type: int
+      audiences:
+        description: Token audiences, as O(audiences); the task's by default.
+        type: list
+        elements: str
+      server:
+        description: API server URL for the kubeconfig, as O(server); the task's by default.
+        type: str
+      ca_cert_data:
+        description: CA of the API server, as O(ca_cert_data); the task's by default.
+        type: str
+      labels:
+        description: Labels of the Secret, as O(labels); the task's by default.
+        type: dict
   force_conflicts:
     description:
       - Take over keys or labels of the Secret that another field manager set, instead of failing.
@@ -141,6 +197,21 @@ EXAMPLES = r"""
     target_namespace: health
     server: "{{ in_cluster_api_server_url }}"
 
+- name: Give each tenant's deploy step its kubeconfig, in one task
+  tekton_cd.pipeline.k8s_cluster_secret:
+    labels:
+      app.kubernetes.io/part-of: tekton-cd
+    token_lifetime: 86400
+    secrets:
+      - name: deployer-kubeconfig
+        namespace: tenant-a-ci
+        service_account: deployer
+        target_namespace: tenant-a
+      - name: deployer-kubeconfig
+        namespace: tenant-b-ci
+        service_account: deployer
+        target_namespace: tenant-b
+
 - name: Remove the credential secret
   tekton_cd.pipeline.k8s_cluster_secret:
     name: deployer-kubeconfig
@@ -153,7 +224,7 @@ result:
   description:
     - The Secret as the API server returned it, without C(metadata.managedFields), every value
       replaced by C(<hidden>). Empty after O(state=absent).
-  returned: always
+  returned: when O(name) is given
   type: dict
   sample:
     apiVersion: v1
@@ -166,9 +237,19 @@ result:
         tekton-cd.io/service-account: health-ci/deployer
         tekton-cd.io/token-expires: "2026-12-04T05:00:00Z"
     data: {kubeconfig: <hidden>, token: <hidden>, ca.crt: <hidden>, namespace: <hidden>}
+results:
+  description: One entry per element of O(secrets), in order, each like RV(result).
+  returned: when O(secrets) is given
+  type: list
+  elements: dict
+tokens:
+  description: One entry per element of O(secrets), in order, each like RV(token).
+  returned: when O(secrets) is given, with O(state=present)
+  type: list
+  elements: dict
 token:
   description: What is known about the token in the Secret, never the token itself.
-  returned: with O(state=present)
+  returned: when O(name) is given, with O(state=present)
   type: dict
   contains:
     issued:
@@ -190,60 +271,37 @@ token:
     expires: "2026-12-04T05:00:00Z"
     service_account: health-ci/deployer
 diff:
-  description: The Secret before and after (with C(--diff)), values hidden.
+  description:
+    - The Secret before and after (with C(--diff)), values hidden; a list with one entry per
+      Secret when O(secrets) is given.
   returned: always
-  type: dict
+  type: raw
 """
 
-import base64  # noqa: E402
 import datetime  # noqa: E402
-import json  # noqa: E402
 
-from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import (  # noqa: E402
-    EXPIRES_ANNOTATION,
-    REQUEST_ANNOTATION,
-    cluster_frame,
-    obtain_token,
-    pem_certificate,
-    reissue_reason,
-    token_kubeconfig_text,
-)
-from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError, object_ref  # noqa: E402
-from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (  # noqa: E402
-    check_labels,
-    is_dns_subdomain,
-    is_rfc1123_label,
-)
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_cluster_secret as secrets  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import requested  # noqa: E402
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner import (  # noqa: E402
     ModuleDeclaration,
     changes_result,
     connect_service,
+    one_or_list,
 )
-from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service import named  # noqa: E402
 
+ENTRY_OPTIONS = {key: spec for key, spec in secrets.ENTRY_OPTIONS.items() if key != "namespace"}
 ARGUMENT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "namespace": {"type": "str", "required": True},
-    "service_account": {"type": "str"},
-    "service_account_namespace": {"type": "str"},
-    "target_namespace": {"type": "str"},
+    "name": {"type": "str"},
+    "namespace": {"type": "str"},
+    **ENTRY_OPTIONS,
+    "token_lifetime": {"type": "int", "default": secrets.DEFAULT_TOKEN_LIFETIME, "no_log": False},
+    "secrets": {"type": "list", "elements": "dict", "no_log": False,  # Secret names, never their values
+                "options": {"name": {"type": "str", "required": True}, "namespace": {"type": "str"},
+                            **ENTRY_OPTIONS}},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "token_lifetime": {"type": "int", "default": 604800, "no_log": False},  # a duration, not a secret
-    "refresh_before": {"type": "int"},
-    "audiences": {"type": "list", "elements": "str"},
-    "server": {"type": "str"},
-    "ca_cert_data": {"type": "str"},
     "cluster_name": {"type": "str", "default": "kubernetes"},
-    "labels": {"type": "dict"},
     "force_conflicts": {"type": "bool", "default": False},
 }
-NAMES = [("name", is_dns_subdomain, "a lowercase DNS subdomain (e.g. deployer-kubeconfig)"),
-         ("namespace", is_rfc1123_label, "a lowercase RFC 1123 label (e.g. health-ci)"),
-         ("service_account", is_dns_subdomain, "a lowercase DNS subdomain (e.g. deployer)"),
-         ("service_account_namespace", is_rfc1123_label, "a lowercase RFC 1123 label"),
-         ("target_namespace", is_rfc1123_label, "a lowercase RFC 1123 label (e.g. health)")]
-MIN_TOKEN_LIFETIME = 600  # the API server refuses shorter TokenRequests
-SERVICE_ACCOUNT_ANNOTATION = "tekton-cd.io/service-account"
 
 
 def utc_now():
@@ -251,109 +309,34 @@ def utc_now():
     return datetime.datetime.now(datetime.UTC)
 
 
-def validate(params):
-    """Raise KubeError for the first input problem, before any API call."""
-    for option, valid, shape in NAMES:
-        if params.get(option) is not None and not valid(params[option]):
-            raise KubeError.invalid(option, f"{params[option]!r} is not a valid name", f"use {shape}")
-    check_labels("labels", params.get("labels"))
-    if params["state"] == "absent":
-        return
-    lifetime, refresh = params["token_lifetime"], refresh_threshold(params)
-    if lifetime < MIN_TOKEN_LIFETIME:
-        raise KubeError.invalid("token_lifetime", f"{lifetime} seconds is shorter than the API server "
-                                f"accepts", f"give at least {MIN_TOKEN_LIFETIME} seconds")
-    if not 0 <= refresh < lifetime:
-        raise KubeError.invalid("refresh_before", f"{refresh} is not between 0 and token_lifetime "
-                                f"({lifetime}) - 1", "give fewer seconds than token_lifetime, or leave it "
-                                "unset for a third of it")
-    if params.get("audiences") is not None and not all(params["audiences"]):
-        raise KubeError.invalid("audiences", "it holds an empty audience",
-                                "list non-empty audience strings, or leave it unset")
-    if params.get("server") is not None and not params["server"].startswith(("https://", "http://")):
-        raise KubeError.invalid("server", f"{params['server']!r} is not a URL",
-                                "give a URL such as https://127.0.0.1:6443")
-    if params.get("ca_cert_data") is not None:
-        pem_certificate(params["ca_cert_data"], "ca_cert_data")
-
-
-def refresh_threshold(params):
-    return params["token_lifetime"] // 3 if params.get("refresh_before") is None else params["refresh_before"]
-
-
-def b64(text):
-    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
-
-
-def desired_secret(params, frame, account_ref, token, expires, request_record):
-    kubeconfig = token_kubeconfig_text(frame, account_ref.split("/")[1], token)
-    data = {"kubeconfig": b64(kubeconfig), "token": b64(token), "namespace": b64(frame["namespace"]),
-            **({"ca.crt": frame["ca"]} if frame["ca"] else {})}
-    annotations = {SERVICE_ACCOUNT_ANNOTATION: account_ref, EXPIRES_ANNOTATION: expires or "",
-                   REQUEST_ANNOTATION: request_record}
-    metadata = {"name": params["name"], "namespace": params["namespace"], "annotations": annotations,
-                **({"labels": dict(params["labels"])} if params.get("labels") is not None else {})}
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata, "data": data}
+def entries_of(params):
+    """The Secrets asked for, either form, as (option path for messages, options) pairs, checked."""
+    entries = requested(params, "secrets", ENTRY_OPTIONS, one="secret", shared=secrets.SHARED_OPTIONS)
+    for where, entry in entries:
+        secrets.validate(where, entry, params["state"])
+    secrets.check_unique(entries)
+    return entries
 
 
 def ensure(params, check_mode):
-    validate(params)
+    entries = entries_of(params)
+    list_form = params["secrets"] is not None
     service = connect_service(params, check_mode)
     if params["state"] == "absent":
-        return changes_result([service.delete("v1", "Secret", params["name"], params["namespace"])],
-                              list_form=False)
-    sa_namespace = params.get("service_account_namespace") or params["namespace"]
-    account_ref = f"{sa_namespace}/{params['service_account']}"
-    account = read_service_account(service, account_ref)
-    if account is None:  # check mode only: the task that creates it may only have pretended to
-        account_name = object_ref("ServiceAccount", params["service_account"], sa_namespace)
-        missing = f"{account_name} does not exist yet"
-        token = {"issued": True, "reason": missing, "expires": None, "service_account": account_ref}
-        return {"changed": True, "result": {}, "diff": {"before": {}, "after": {}}, "token": token,
-                "warnings": [f"{missing}; its token would be issued once it does."]}
-    ca_pem = pem_certificate(params["ca_cert_data"], "ca_cert_data") if params.get("ca_cert_data") else None
-    frame = cluster_frame(service.client, cluster_name=params["cluster_name"], server=params.get("server"),
-                          ca_pem=ca_pem, namespace=params.get("target_namespace") or sa_namespace)
-    warnings = [] if frame["ca"] or not frame["insecure"] else [
-        "The connection does not verify the API server's certificate and no CA is known, so the kubeconfig "
-        "skips verification too; set ca_cert_data to the cluster's CA."]
-    request_record = json.dumps({"lifetime": params["token_lifetime"],
-                                 "audiences": sorted(params.get("audiences") or [])}, separators=(",", ":"))
-    secret = named("v1", "Secret", params["name"], params["namespace"])
-    known = service.read_all([secret])
-    live = known.of(secret)
-    # Checked before a token is issued for a Secret that could not be stored.
-    warnings += service.require_namespaces([secret], known, failure=lambda namespace: (
-        f"Cannot create {object_ref('Secret', params['name'], namespace)}: the namespace does not exist; "
-        "create it first (module k8s_namespace)."))
-    now, threshold = utc_now(), refresh_threshold(params)
-    reason = reissue_reason(live, account, request_record, frame, threshold, now)
-    token, token_info = obtain_token(service, account_ref, live, reason, threshold=threshold, now=now,
-                                     lifetime=params["token_lifetime"], audiences=params.get("audiences"))
-    desired = desired_secret(params, frame, account_ref, token, token_info["expires"], request_record)
-    if token_info["expires"] is None:  # check mode: keep the recorded expiry, invent none
-        recorded = (live or {}).get("metadata", {}).get("annotations") or {}
-        desired["metadata"]["annotations"][EXPIRES_ANNOTATION] = recorded.get(EXPIRES_ANNOTATION, "")
-    change = service.apply(desired, force_conflicts=params["force_conflicts"], live=live, live_known=True)
-    # A new token is a change even when check mode's dry run cannot show it.
-    return {**changes_result([change], list_form=False), "changed": change.changed or reason is not None,
-            "token": token_info, "warnings": warnings}
+        wanted = [secrets.secret_ref(entry) for _where, entry in entries]
+        return changes_result(service.delete_all(wanted, service.read_all(wanted)), list_form=list_form)
+    outcomes = secrets.ensure_present(service, entries, cluster_name=params["cluster_name"],
+                                      force_conflicts=params["force_conflicts"], now=utc_now())
+    warnings = list(dict.fromkeys(warning for outcome in outcomes for warning in outcome["warnings"]))
+    shown = [outcome["change"] for outcome in outcomes]
+    result = {"changed": any(outcome["changed"] for outcome in outcomes),
+              **one_or_list(list_form, [change.result or {} if change else {} for change in shown]),
+              **one_or_list(list_form, [outcome["token"] for outcome in outcomes], key="token")}
+    diffs = [change.diff() if change else {"before": {}, "after": {}} for change in shown]
+    return {**result, "diff": diffs if list_form else diffs[0], "warnings": warnings}
 
 
-def read_service_account(service, account_ref):
-    """The live service account; None in check mode when it is missing; KubeError otherwise."""
-    namespace, name = account_ref.split("/")
-    account = service.get("v1", "ServiceAccount", name, namespace)
-    if account is not None or service.check_mode:
-        return account
-    missing = f"{object_ref('ServiceAccount', name, namespace)} does not exist"
-    if service.get("v1", "Namespace", namespace) is None:
-        missing = f'namespace "{namespace}" of {object_ref("ServiceAccount", name)} does not exist'
-    raise KubeError(f"Cannot issue a token for service account {account_ref}: {missing}; create it first "
-                    "(modules k8s_namespace, k8s_service_account).", status=404, reason="NotFound")
-
-
-MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure, required_if=[("state", "present", ["service_account"])])
+MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
 
 
 def main():

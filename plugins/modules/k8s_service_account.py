@@ -7,10 +7,15 @@ DOCUMENTATION = r"""
 module: k8s_service_account
 short_description: Ensure Kubernetes service accounts, with their image-pull and mountable secrets
 description:
-  - Creates, updates or deletes one service account (O(name)) or several in one namespace
-    (O(service_accounts)), by server-side apply with the field manager C(tekton-cd).
-  - The live state is read with one request per run (a GET for one account, a LIST for several),
-    and a run that would change nothing sends no write to the API server.
+  - Creates, updates or deletes one service account (O(name)) or several, in one namespace or in
+    several (O(service_accounts), each element may name its own namespace), by server-side apply
+    with the field manager C(tekton-cd).
+  - The live state is read with one request per run once the accounts exist. That is a GET for one
+    account; for several, one LIST narrowed to the labels they all carry, in their namespace or cluster-wide
+    when they span several (one LIST per namespace where the credentials may not list across
+    namespaces), or one LIST of the namespace when they share no label. An account that LIST
+    misses (not created yet, or not labelled so yet) is read on its own. A run that would change
+    nothing sends no write to the API server.
   - Input is checked before anything is sent. A missing namespace is reported before any write (in
     check mode it is only a warning, since an earlier task of the same run may create it).
   - The secrets named in O(image_pull_secrets) and O(secrets) are referenced, not created; they may
@@ -25,9 +30,10 @@ options:
     type: str
   namespace:
     description:
-      - Namespace of the service account(s).
+      - Namespace of the service account; with O(service_accounts), the namespace of every element
+        that does not give its own.
+      - Required, unless every element of O(service_accounts) gives its namespace.
     type: str
-    required: true
   labels:
     description:
       - Labels this task manages on the service account (string values).
@@ -58,9 +64,9 @@ options:
     type: bool
   service_accounts:
     description:
-      - Several service accounts of O(namespace) in one task; each element takes the single-account
-        options. Cannot be combined with O(name), O(labels), O(image_pull_secrets), O(secrets) or
-        O(automount_token).
+      - Several service accounts in one task; each element takes the single-account options and
+        may give its own O(service_accounts[].namespace). Cannot be combined with O(name),
+        O(labels), O(image_pull_secrets), O(secrets) or O(automount_token).
     type: list
     elements: dict
     suboptions:
@@ -68,6 +74,9 @@ options:
         description: Name of the service account, as O(name).
         type: str
         required: true
+      namespace:
+        description: Namespace of this account; O(namespace) by default.
+        type: str
       labels:
         description: Labels, as O(labels).
         type: dict
@@ -125,6 +134,12 @@ EXAMPLES = r"""
       - name: deployer
         image_pull_secrets: [icr-pull]
       - name: namespace-admin
+
+- name: Ensure the accounts of several tenants in one task (one LIST per run once they exist)
+  tekton_cd.pipeline.k8s_service_account:
+    service_accounts:
+      - {name: deployer, namespace: tenant-a, labels: {app.kubernetes.io/part-of: tekton-cd}}
+      - {name: deployer, namespace: tenant-b, labels: {app.kubernetes.io/part-of: tekton-cd}}
 
 - name: Remove the accounts
   tekton_cd.pipeline.k8s_service_account:
@@ -184,11 +199,12 @@ ACCOUNT_OPTIONS = {
 
 ARGUMENT_SPEC = {
     "name": {"type": "str"},
-    "namespace": {"type": "str", "required": True},
+    "namespace": {"type": "str"},
     **ACCOUNT_OPTIONS,
     "service_accounts": {
         "type": "list", "elements": "dict",
-        "options": {"name": {"type": "str", "required": True}, **ACCOUNT_OPTIONS},
+        "options": {"name": {"type": "str", "required": True}, "namespace": {"type": "str"},
+                    **ACCOUNT_OPTIONS},
     },
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "force_conflicts": {"type": "bool", "default": False},
@@ -199,7 +215,7 @@ ARGUMENT_SPEC = {
 
 def accounts_of(params):
     """The requested accounts as (option path for messages, account options) pairs, from either form."""
-    return requested(params, "service_accounts", ACCOUNT_OPTIONS, one="account")
+    return requested(params, "service_accounts", ACCOUNT_OPTIONS, one="account", shared=("namespace",))
 
 
 def validate(params, accounts):
@@ -207,14 +223,19 @@ def validate(params, accounts):
     check_namespace_name("namespace", params["namespace"])
     seen = set()
     for where, account in accounts:
-        name = account["name"]
+        name, namespace = account["name"], account["namespace"]
+        if namespace is None:
+            raise KubeError.invalid(option_at(where, "namespace"), "no namespace is given",
+                                    "give namespace (the task's default, or this account's own)")
+        if where:
+            check_namespace_name(option_at(where, "namespace"), namespace)
         if not is_dns_subdomain(name):
             raise KubeError.invalid(where or "name", f"{name!r} is not a valid service account name",
                                     "use a lowercase RFC 1123 subdomain (a-z, 0-9, '-' and '.')")
-        if name in seen:
-            raise KubeError.invalid(where or "name", f"service account {name!r} is listed twice",
-                                    "list each account once")
-        seen.add(name)
+        if (name, namespace) in seen:
+            raise KubeError.invalid(where or "name", f"service account {name!r} is listed twice"
+                                    f" in namespace {namespace!r}", "list each account once")
+        seen.add((name, namespace))
         check_labels(option_at(where, "labels"), account.get("labels"))
         for option in ("image_pull_secrets", "secrets"):
             for secret in account.get(option) or []:
@@ -226,10 +247,10 @@ def validate(params, accounts):
                     )
 
 
-def desired_account(namespace, account):
+def desired_account(account):
     """The ServiceAccount to apply; an option left out (or emptied) is not part of it, so server-side
     apply removes what this task set there before."""
-    metadata = {"name": account["name"], "namespace": namespace}
+    metadata = {"name": account["name"], "namespace": account["namespace"]}
     if account.get("labels"):
         metadata["labels"] = dict(account["labels"])
     body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
@@ -248,8 +269,8 @@ def ensure(params, check_mode):
     accounts = accounts_of(params)
     validate(params, accounts)
     service = connect_service(params, check_mode)
-    desired = [desired_account(params["namespace"], account) for _where, account in accounts]
-    live = service.read_all(desired)  # one request: a GET for one account, a LIST for several
+    desired = [desired_account(account) for _where, account in accounts]
+    live = service.read_all(desired)  # one request on a re-run, however many accounts and namespaces
     warnings = []
     if params["state"] == "absent":
         changes = service.delete_all(desired, live)

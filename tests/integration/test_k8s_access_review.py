@@ -259,3 +259,46 @@ def test_many_reviews_are_asked_over_several_connections_at_once(cluster, emulat
     allowed = {(row["verb"], row["resource"]) for row in result["results"] if row["allowed"]}
     assert allowed == {("get", "pods"), ("list", "pods"), ("get", "configmaps"), ("list", "configmaps"),
                        ("create", "configmaps")}
+
+
+@pytest.mark.emulator_only
+def test_a_remembered_review_of_many_namespaces_costs_what_one_does(cluster, emulator, kube, play):
+    """The record's no-op reads the RBAC kinds with one cluster-wide LIST each and the record with one
+    GET, whether the questions are about one tenant namespace or five."""
+    counts, made = {}, []
+    try:
+        for count in (1, 5):
+            names = [cluster.unique_name("t") for _ in range(count)]
+            made.extend(names)
+            for name in names:
+                kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+            arrange = play([
+                {"name": "accounts", "k8s_service_account": {"service_accounts": [
+                    {"name": "deployer", "namespace": name} for name in names]}},
+                {"name": "roles", "k8s_rbac": {"roles": [
+                    {"name": "deployer", "namespace": name, "rules": DEPLOY_RULES,
+                     "subjects": [{"name": "deployer"}]} for name in names]}},
+            ])
+            assert arrange.rc == 0, arrange.stdout
+            reviews = [{"service_account": f"{name}:deployer",
+                        "allowed": [{"verb": "list", "resource": "pods", "namespace": name}],
+                        "denied": [{"verb": "list", "resource": "secrets", "namespace": name}]}
+                       for name in names]
+            task = {"name": "review", "k8s_access_review": {
+                "reviews": reviews, "record": {"namespace": names[0], "name": "access-review"}}}
+            first = play([task])
+            assert first.rc == 0 and first.task("review").result["reviewed"], first.stdout
+            emulator.controls.reset()
+            again = play([task])
+            assert again.rc == 0 and again.task("review").result["reviewed"] is False, again.stdout
+            requests = emulator.controls.requests()
+            assert emulator.controls.writes() == []
+            assert sorted(path for _verb, path, _query in requests) == sorted([
+                f"/api/v1/namespaces/{names[0]}/configmaps/access-review",
+                *(f"/apis/{RBAC}/{plural}" for plural in ("clusterroles", "clusterrolebindings", "roles",
+                                                          "rolebindings"))])
+            counts[count] = len(requests)
+    finally:
+        for name in made:
+            kube.delete("v1", "Namespace", name)
+    assert counts[1] == counts[5], counts

@@ -291,3 +291,127 @@ def test_state_absent_deletes_the_secret(cluster, account, core, tmp_path):
     again = run_tasks([secret_task(account, state="absent")], tmp_path=tmp_path / "2",
                       kubeconfig=cluster.kubeconfig_path)
     assert not again.task("credential").changed
+
+
+# -- the list form: several tenants' Secrets in one task ----------------------------------------
+
+@pytest.fixture
+def tenants(cluster, core):
+    """tenants(count, label): fresh namespaces, each with a service account 'deployer' labelled
+    tenant-set=label (as k8s_service_account would leave it); deleted after the test."""
+    made = []
+
+    def make(count, label):
+        names = [cluster.unique_name("t") for _ in range(count)]
+        for name in names:
+            core.create_namespace({"metadata": {"name": name}})
+            core.create_namespaced_service_account(
+                name, {"metadata": {"name": "deployer", "labels": {"tenant-set": label}}})
+        made.extend(names)
+        return names
+
+    yield make
+    for name in made:
+        core.delete_namespace(name)
+
+
+def list_task(names, label, **options):
+    entries = [{"name": "deployer-kubeconfig", "namespace": name, "service_account": "deployer",
+                "target_namespace": f"{name}-apps"} for name in names]
+    return {"name": "credential", MODULE: {"secrets": entries, "labels": {"tenant-set": label}, **options}}
+
+
+def test_the_list_form_keeps_a_secret_per_tenant_and_a_no_op_reads_each_kind_once(cluster, core, tenants,
+                                                                                 tmp_path, request):
+    counts = {}
+    for count in (1, 3):
+        label = cluster.unique_name("set")
+        names = tenants(count, label)
+        controls = emulator_controls(cluster, request)
+        first = run_tasks([list_task(names, label)], tmp_path=tmp_path / f"{count}-1",
+                          kubeconfig=cluster.kubeconfig_path)
+        assert first.rc == 0, first.stdout
+        task = first.task("credential")
+        assert task.changed and [token["issued"] for token in task.result["tokens"]] == [True] * count
+        assert [r["metadata"]["namespace"] for r in task.result["results"]] == names
+        for name in names:
+            token = stored(core, name)["data"]["token"]
+            assert claims_of(token)["sub"] == f"system:serviceaccount:{name}:deployer"
+            assert stored(core, name)["data"]["namespace"] == f"{name}-apps"
+            assert_token_never_shown(first, token)
+        before = [stored(core, name) for name in names]
+        if controls is not None:
+            assert len(token_requests(controls)) == count
+            controls.reset()
+        second = run_tasks([list_task(names, label)], tmp_path=tmp_path / f"{count}-2",
+                           kubeconfig=cluster.kubeconfig_path)
+        assert second.rc == 0, second.stdout
+        task = second.task("credential")
+        assert not task.changed and not any(token["issued"] for token in task.result["tokens"])
+        if controls is not None:
+            assert controls.writes() == []
+            reads = [(path, query) for verb, path, query in controls.requests()
+                     if "/secrets" in path or "/serviceaccounts" in path]
+            where = f"/api/v1/namespaces/{names[0]}" if count == 1 else "/api/v1"
+            if count == 1:  # one Secret and one account: a GET each, no LIST needed
+                assert [path for path, _query in reads] == [f"{where}/secrets/deployer-kubeconfig",
+                                                            f"{where}/serviceaccounts/deployer"]
+            else:
+                selector = f"labelSelector=tenant-set%3D{label}"
+                assert reads == [(f"{where}/secrets", selector), (f"{where}/serviceaccounts", selector)]
+            counts[count] = len(controls.requests())
+        assert [stored(core, name) for name in names] == before
+    if counts:
+        assert counts[1] == counts[3], counts
+
+
+def test_the_list_form_issues_a_token_only_where_one_must_be(cluster, core, tenants, tmp_path, request):
+    label = cluster.unique_name("set")
+    names = tenants(2, label)
+    first = run_tasks([list_task(names, label)], tmp_path=tmp_path / "1", kubeconfig=cluster.kubeconfig_path)
+    assert first.rc == 0, first.stdout
+    kept = stored(core, names[0])
+    controls = emulator_controls(cluster, request)
+    task = list_task(names, label)
+    task[MODULE]["secrets"][1]["server"] = "https://127.0.0.1:16443"
+    play = run_tasks([task], tmp_path=tmp_path / "2", kubeconfig=cluster.kubeconfig_path)
+    assert play.rc == 0, play.stdout
+    tokens = play.task("credential").result["tokens"]
+    assert [token["issued"] for token in tokens] == [False, True]
+    assert tokens[1]["reason"] == "the server URL changed"
+    assert stored(core, names[0]) == kept
+    if controls is not None:
+        assert token_requests(controls) == [f"/api/v1/namespaces/{names[1]}/serviceaccounts/deployer/token"]
+
+
+def test_the_list_form_checks_every_entry_before_any_request(cluster, tenants, tmp_path):
+    label = cluster.unique_name("set")
+    names = tenants(1, label)
+    cases = [
+        ({"secrets": [{"name": "a", "service_account": "deployer"}]},
+         "Invalid value for option 'secrets[0].namespace': no namespace is given"),
+        ({"secrets": [{"name": "a", "namespace": names[0]}]},
+         "Invalid value for option 'secrets[0].service_account': no service account is given"),
+        ({"secrets": [{"name": "a", "namespace": names[0], "service_account": "d", "token_lifetime": 60}]},
+         "Invalid value for option 'secrets[0].token_lifetime': 60 seconds is shorter than"),
+        ({"secrets": [{"name": "a", "namespace": names[0], "service_account": "d"}] * 2},
+         "Invalid value for option 'secrets[1].name': Secret 'a' is listed twice"),
+        ({"name": "a", "secrets": [{"name": "a", "namespace": names[0], "service_account": "d"}]},
+         "Invalid value for option 'name': it cannot be combined with secrets"),
+    ]
+    tasks = [{"name": f"case {index}", MODULE: options, "ignore_errors": True}
+             for index, (options, _message) in enumerate(cases)]
+    play = run_tasks(tasks, tmp_path=tmp_path, kubeconfig=cluster.kubeconfig_path)
+    for index, (_options, message) in enumerate(cases):
+        assert play.task(f"case {index}").msg.startswith(message), play.task(f"case {index}").msg
+
+
+def test_the_list_form_deletes_every_secret(cluster, core, tenants, tmp_path):
+    label = cluster.unique_name("set")
+    names = tenants(2, label)
+    first = run_tasks([list_task(names, label)], tmp_path=tmp_path / "1", kubeconfig=cluster.kubeconfig_path)
+    assert first.rc == 0, first.stdout
+    gone = run_tasks([list_task(names, label, state="absent")], tmp_path=tmp_path / "2",
+                     kubeconfig=cluster.kubeconfig_path)
+    assert gone.rc == 0 and gone.task("credential").changed, gone.stdout
+    assert [stored(core, name) for name in names] == [None, None]

@@ -255,3 +255,36 @@ def test_a_missing_namespace_fails_before_any_write(cluster, kube, play):
                                     "create it first (module k8s_namespace).")
     if cluster.controls:
         assert cluster.controls.writes() == []
+
+
+@pytest.mark.emulator_only
+def test_a_no_op_for_roles_in_many_namespaces_lists_each_kind_once(cluster, emulator, kube, play):
+    counts = {}
+    made = []
+    try:
+        for count in (1, 5):
+            label = cluster.unique_name("set")
+            names = [cluster.unique_name("t") for _ in range(count)]
+            for name in names:
+                kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+            made.extend(names)
+            roles = [deployer(name, labels={"tenant-set": label}) for name in names]
+            assert play([rbac_task(roles=roles)]).rc == 0
+            emulator.controls.reset()
+            again = play([rbac_task(roles=roles)])
+            assert again.rc == 0 and not again.task("rbac").changed, again.stdout
+            assert emulator.controls.writes() == []
+            requests = emulator.controls.requests()
+            reads = [(path, query) for _verb, path, query in requests
+                     if "/roles" in path or "/rolebindings" in path]
+            where = f"/apis/{RBAC}/namespaces/{names[0]}" if count == 1 else f"/apis/{RBAC}"
+            if count == 1:  # one Role and one RoleBinding: a GET each
+                assert reads == [(f"{where}/roles/deployer", ""), (f"{where}/rolebindings/deployer", "")]
+            else:
+                selector = f"labelSelector=tenant-set%3D{label}"
+                assert reads == [(f"{where}/roles", selector), (f"{where}/rolebindings", selector)]
+            counts[count] = len(requests)
+    finally:
+        for name in made:
+            kube.delete("v1", "Namespace", name)
+    assert counts[1] == counts[5], counts

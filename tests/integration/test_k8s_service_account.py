@@ -4,6 +4,7 @@ that TEST_KUBECONFIG names (tests needing the emulator's request log are skipped
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tests.integration.support import (
     as_field_manager,
@@ -178,3 +179,109 @@ def test_a_missing_namespace_fails_before_any_write(cluster, kube, play):
     assert kube.get("v1", "Namespace", missing) is None
     if cluster.controls:
         assert cluster.controls.writes() == []
+
+
+# -- accounts in several namespaces: one label-selected LIST per run ----------------------------
+
+@pytest.fixture
+def namespaces(cluster, kube):
+    """namespaces(count): that many fresh namespaces, deleted (without waiting) after the test."""
+    made = []
+
+    def make(count):
+        names = [cluster.unique_name("t") for _ in range(count)]
+        for name in names:
+            kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        made.extend(names)
+        return names
+
+    yield make
+    for name in made:
+        kube.delete("v1", "Namespace", name)
+
+
+def tenant_accounts(names, label):
+    return [{"name": account, "namespace": namespace, "labels": {"tenant-set": label}}
+            for namespace in names for account in ("builder", "deployer")]
+
+
+@pytest.mark.emulator_only
+def test_a_no_op_sends_as_many_requests_for_one_namespace_as_for_ten(cluster, emulator, namespaces, play):
+    counts = {}
+    for count in (1, 5, 10):
+        label = cluster.unique_name("set")
+        entries = tenant_accounts(namespaces(count), label)
+        assert play([accounts_task(service_accounts=entries)]).rc == 0
+        emulator.controls.reset()
+        again = play([accounts_task(service_accounts=entries)])
+        assert again.rc == 0 and not again.task("accounts").changed
+        requests = emulator.controls.requests()
+        assert emulator.controls.writes() == []
+        reads = [(verb, path) for verb, path, _query in requests if "/serviceaccounts" in path]
+        where = f"/api/v1/namespaces/{entries[0]['namespace']}" if count == 1 else "/api/v1"
+        assert reads == [("GET", f"{where}/serviceaccounts")]  # a LIST; no GET of one account
+        assert [query for _verb, path, query in requests if "/serviceaccounts" in path] == [
+            f"labelSelector=tenant-set%3D{label}"]
+        counts[count] = len(requests)
+    assert counts[1] == counts[5] == counts[10], counts
+
+
+def test_accounts_in_several_namespaces_with_a_default_namespace(kube, namespace, namespaces, play):
+    other = namespaces(1)[0]
+    entries = [{"name": "builder"}, {"name": "builder", "namespace": other, "labels": {"a": "b"}}]
+    first = play([accounts_task(namespace=namespace, service_accounts=entries)], diff=True)
+    assert first.rc == 0, first.stdout
+    assert [(r["metadata"]["namespace"], r["metadata"]["name"]) for r in first.task("accounts").result[
+        "results"]] == [(namespace, "builder"), (other, "builder")]
+    assert kube.get("v1", "ServiceAccount", "builder", other)["metadata"]["labels"] == {"a": "b"}
+    assert kube.get("v1", "ServiceAccount", "builder", namespace) is not None
+    again = play([accounts_task(namespace=namespace, service_accounts=entries)])
+    assert again.rc == 0 and not again.task("accounts").changed
+
+
+def test_an_account_that_lacks_the_labels_yet_is_read_and_shown_as_it_was(cluster, kube, namespaces, play):
+    first, second = namespaces(2)
+    kube.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "builder", "namespace": second}})  # there, unlabelled
+    reset_request_log(cluster)
+    entries = [{"name": "builder", "namespace": ns, "labels": {"tenant": "yes"}} for ns in (first, second)]
+    run = play([accounts_task(service_accounts=entries)], diff=True)
+    assert run.rc == 0, run.stdout
+    diffs = run.task("accounts").diff
+    assert diffs[0]["before"] == {}
+    assert diffs[1]["before"]["metadata"] == {"name": "builder", "namespace": second}
+    assert diffs[1]["after"]["metadata"]["labels"] == {"tenant": "yes"}
+    if cluster.controls:
+        gets = [path for verb, path, _query in cluster.controls.requests()
+                if verb == "GET" and "/serviceaccounts/" in path]
+        assert sorted(gets) == sorted(f"/api/v1/namespaces/{ns}/serviceaccounts/builder"
+                                      for ns in (first, second))
+
+
+def test_a_namespace_scoped_identity_lists_each_namespace(cluster, kube, namespaces, play, tmp_path):
+    """Credentials bound in each namespace only may not list across namespaces (403): read_all then
+    lists each namespace, and the task still succeeds, and a re-run changes nothing."""
+    home, other = namespaces(2)
+    kube.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "operator", "namespace": home}})
+    for ns in (home, other):
+        kube.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                    "metadata": {"name": "operator-admin", "namespace": ns},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                "name": "admin"},
+                    "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": home}]})
+    answer = kube.create({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                          "spec": {"expirationSeconds": 600}},
+                         namespace=home, subresource_of=("v1", "ServiceAccount", "operator", "token"))
+    scoped = tmp_path / "scoped.kubeconfig"
+    scoped.write_text(yaml.safe_dump(cluster.kubeconfig_with_token(answer["status"]["token"])))
+    entries = tenant_accounts((home, other), "scoped")
+    assert play([accounts_task(service_accounts=entries)], kubeconfig=scoped).rc == 0
+    reset_request_log(cluster)
+    again = play([accounts_task(service_accounts=entries)], kubeconfig=scoped)
+    assert again.rc == 0 and not again.task("accounts").changed, again.stdout
+    if cluster.controls:
+        assert cluster.controls.writes() == []
+        reads = [path for _verb, path, _query in cluster.controls.requests() if "/serviceaccounts" in path]
+        assert reads == ["/api/v1/serviceaccounts", *(f"/api/v1/namespaces/{ns}/serviceaccounts"
+                                                      for ns in sorted((home, other)))]

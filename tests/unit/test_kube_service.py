@@ -15,11 +15,13 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_service im
     HIDDEN,
     HIDDEN_CHANGED,
     Change,
+    common_selector,
     contains,
     diff_view,
     fields_match,
     is_noop,
     managed_body,
+    named,
     public_view,
     strip_none,
 )
@@ -189,3 +191,20 @@ def test_a_bare_object_is_a_noop_without_any_entry_of_ours():
                                               "apiVersion": "v1",
                                               "fieldsV1": {"f:metadata": {"f:labels": {"f:a": {}}}}})
     assert not is_noop(bare, ours)
+
+
+def labelled(name, labels):
+    return named("v1", "ServiceAccount", name, "ns", labels=labels)
+
+
+def test_common_selector_is_the_labels_every_labelled_object_carries():
+    objects = [labelled("a", {"part-of": "tekton-cd", "tenant": "a", "z": "1"}),
+               labelled("b", {"z": "1", "part-of": "tekton-cd", "tenant": "b"}),
+               labelled("c", None)]  # a reference with no labels: read alone, not part of the selector
+    assert common_selector(objects) == "part-of=tekton-cd,z=1"
+
+
+def test_common_selector_is_none_without_a_shared_label_or_with_one_labelled_object():
+    assert common_selector([labelled("a", {"x": "1"}), labelled("b", {"x": "2"})]) is None
+    assert common_selector([labelled("a", {"x": "1"}), labelled("b", None)]) is None
+    assert common_selector([labelled("a", {"x": ""}), labelled("b", {"x": ""})]) is None

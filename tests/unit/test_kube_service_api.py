@@ -190,13 +190,56 @@ def test_read_all_exposes_the_live_objects_and_apply_all_reuses_them(cluster, se
     service.apply(objects[0])
     before = service.client.request_count
     live = service.read_all(objects)
-    assert service.client.request_count - before == 2  # LIST service accounts + GET the config map
+    # The labelled LIST of the accounts, a GET of sa1 (which that LIST missed), a GET of the config map.
+    assert service.client.request_count - before == 3
     assert live.of(objects[0])["metadata"]["name"] == "sa0"
     assert live.of(objects[1]) is None and live.of(objects[2]) is None
     assert service.missing_namespaces(objects, live) == []
     changes = service.apply_all(objects, live=live)
     assert [c.changed for c in changes] == [False, True, True]
-    assert service.client.request_count - before == 4  # no second read: only the two applies
+    assert service.client.request_count - before == 5  # no second read: only the two applies
+
+
+def test_read_all_lists_objects_in_several_namespaces_once_with_their_labels(cluster, service, namespace):
+    other = f"{namespace}-b"
+    service.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
+    try:
+        objects = [*accounts(namespace, 2), *accounts(other, 2)]
+        service.apply_all(objects)
+        if cluster.controls:
+            cluster.controls.reset()
+        before = service.client.request_count
+        live = service.read_all(objects)
+        assert service.client.request_count - before == 1
+        assert sorted((key[3], key[2]) for key in live) == sorted(
+            (obj["metadata"]["namespace"], obj["metadata"]["name"]) for obj in objects)
+        assert service.missing_namespaces(objects, live) == []
+        assert service.client.request_count - before == 1  # every namespace holds an account: no GET
+        if cluster.controls:
+            assert [r[:2] for r in cluster.controls.requests()] == [("GET", "/api/v1/serviceaccounts")]
+            assert cluster.controls.requests()[0][2] == "labelSelector=set%3Dt"
+    finally:
+        service.delete("v1", "Namespace", other)
+
+
+def test_read_all_reads_what_the_label_selected_list_misses(cluster, service, namespace):
+    objects = accounts(namespace, 3)
+    service.apply(named_account(namespace, "sa1"))  # there, but without the labels the others carry
+    service.apply(objects[2])
+    before = service.client.request_count
+    live = service.read_all(objects)
+    # The labelled LIST (sa2), then one LIST of the namespace for the two it missed (sa0: absent,
+    # sa1: unlabelled).
+    assert service.client.request_count - before == 2
+    assert live.of(objects[0]) is None
+    assert live.of(objects[1])["metadata"].get("labels") is None  # the live object, as it is
+    assert live.of(objects[2])["metadata"]["labels"] == {"set": "t"}
+    change = service.apply_all(objects, live=live)[1]
+    assert change.changed and change.before["metadata"]["name"] == "sa1"
+
+
+def named_account(namespace, name):
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}
 
 
 def test_missing_namespaces_asks_only_about_empty_ones(service, namespace):

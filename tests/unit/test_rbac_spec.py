@@ -180,7 +180,7 @@ def test_a_service_account_carries_only_the_options_given():
     ((where, account),) = accounts.accounts_of(params)
     accounts.validate(params, [(where, account)])
     assert where == ""
-    assert accounts.desired_account("ci", account) == {
+    assert accounts.desired_account(account) == {
         "apiVersion": "v1", "kind": "ServiceAccount",
         "metadata": {"name": "builder", "namespace": "ci", "labels": {"a": "b"}},
         "imagePullSecrets": [{"name": "pull"}], "secrets": [{"name": "git"}],
@@ -188,7 +188,7 @@ def test_a_service_account_carries_only_the_options_given():
     }
     # Empty lists are left out, so that server-side apply drops what this task set before.
     ((_, bare),) = accounts.accounts_of(sa_params(name="b", image_pull_secrets=[], secrets=[], labels={}))
-    assert accounts.desired_account("ci", bare) == {"apiVersion": "v1", "kind": "ServiceAccount",
+    assert accounts.desired_account(bare) == {"apiVersion": "v1", "kind": "ServiceAccount",
                                                     "metadata": {"name": "b", "namespace": "ci"}}
 
 
@@ -203,12 +203,28 @@ def test_a_service_account_carries_only_the_options_given():
     ({"service_accounts": [{"name": "a"}, {"name": "a"}]},
      "'service_accounts[1]': service account 'a' is listed"),
     ({}, "neither name nor service_accounts is given"),
+    ({"name": "b", "namespace": None}, "Invalid value for option 'namespace': no namespace is given"),
+    ({"namespace": None, "service_accounts": [{"name": "a", "namespace": "x"}, {"name": "b"}]},
+     "option 'service_accounts[1].namespace': no namespace is given"),
+    ({"service_accounts": [{"name": "a", "namespace": "No"}]},
+     "option 'service_accounts[0].namespace': 'No' is not a valid namespace name"),
+    ({"service_accounts": [{"name": "a"}, {"name": "a", "namespace": "ci"}]},
+     "'service_accounts[1]': service account 'a' is listed twice in namespace 'ci'"),
 ])
 def test_bad_service_account_input_is_refused(given, expected):
     params = sa_params(**given)
     with pytest.raises(KubeError) as error:
         accounts.validate(params, accounts.accounts_of(params))
     assert expected in error.value.msg
+
+
+def test_service_accounts_may_each_give_their_namespace():
+    params = sa_params(namespace=None, service_accounts=[{"name": "a", "namespace": "t1"},
+                                                         {"name": "a", "namespace": "t2"}])
+    checked = accounts.accounts_of(params)
+    accounts.validate(params, checked)
+    assert [accounts.desired_account(account)["metadata"] for _where, account in checked] == [
+        {"name": "a", "namespace": "t1"}, {"name": "a", "namespace": "t2"}]
 
 
 # -- k8s_access_review -------------------------------------------------------------------------
