@@ -119,22 +119,13 @@ class ProvisionModuleProcesses(ProvisionPlaybook):
         return {**super().environment(run, base, profile_file), MODULE_PROCESS_SWITCH: "1"}
 
 
-class TenantsRoleLoop(ProvisionPlaybook):
-    """N tenants (scaling): role pipeline_accounts once per tenant, include_role in a loop, as a
-    user of the project does it today (benchmarks/playbooks/tenants-role.yml)."""
+class TenantsRole(ProvisionPlaybook):
+    """N tenants (scaling): role pipeline_accounts once with its tenants list, one module call per
+    kind for all tenants (benchmarks/playbooks/tenants-role.yml)."""
 
-    key = "tenants-role-loop"
-    label = "tekton-cd, role `pipeline_accounts` once per tenant (loop)"
+    key = "tenants-role"
+    label = "tekton-cd, role `pipeline_accounts` with N tenants"
     playbook = BENCH_PLAYBOOKS / "tenants-role.yml"
-
-
-class TenantsModuleLists(ProvisionPlaybook):
-    """N tenants (scaling): the role's objects and questions through the modules' list options, one
-    task per kind where a module takes several namespaces (benchmarks/playbooks/tenants-modules.yml)."""
-
-    key = "tenants-module-lists"
-    label = "tekton-cd modules, one task per kind (lists)"
-    playbook = BENCH_PLAYBOOKS / "tenants-modules.yml"
 
 
 class EmptyPlaybook(Contender):
@@ -267,7 +258,7 @@ class KubectlApply(Contender):
 
 def scaling_contenders() -> list[Contender]:
     """The scaling runs (N tenants): tekton-cd both ways, and the two fastest other forms."""
-    return [TenantsRoleLoop(), TenantsModuleLists(), KubernetesCoreOneTask(), KubectlApply()]
+    return [TenantsRole(), KubernetesCoreOneTask(), KubectlApply()]
 
 
 def default_contenders() -> list[Contender]:

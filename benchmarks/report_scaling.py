@@ -11,24 +11,18 @@ from benchmarks.plot import Panel, Point, scaling_svg
 from benchmarks.scaling import ScalingResults
 from benchmarks.targets import Check
 
-ROLE_LOOP = "tenants-role-loop"
-MODULE_LISTS = "tenants-module-lists"
-OURS = (ROLE_LOOP, MODULE_LISTS)
+TENANTS_ROLE = "tenants-role"
+OURS = (TENANTS_ROLE,)
 KUBECTL = "kubectl"
 KUBERNETES_CORE = "kubernetes-core-one-task"
 OBJECTS_PER_TENANT = 9
 
 COMMANDS = {
-    ROLE_LOOP: "`benchmarks/playbooks/tenants-role.yml`: role `cluster_login` once, then "
-    "`include_role: pipeline_accounts` in a loop over the tenants, each with its two namespaces as "
-    "the role's variables: how a user provisions N tenants with the project today (the role takes "
-    "one tenant). Access review on, as the role's default.",
-    MODULE_LISTS: "`benchmarks/playbooks/tenants-modules.yml`: the role's objects and review questions "
-    "(its defaults and vars, resolved per tenant by a `set_fact` loop), applied with the modules' "
-    "list options: one `k8s_namespace` task for all 2N namespaces, one `k8s_rbac` task for all "
-    "roles and bindings, one `k8s_access_review` task for every tenant's questions with one record, "
-    "and a loop where a module takes one namespace (`k8s_service_account`, `k8s_cluster_secret`): "
-    "what a multi-tenant `pipeline_accounts` could do.",
+    TENANTS_ROLE: "`benchmarks/playbooks/tenants-role.yml`: role `cluster_login`, then role "
+    "`pipeline_accounts` once with `pipeline_accounts_tenants` set to the N tenants: one module call "
+    "per kind for all of them (one `k8s_namespace` call for the 2N namespaces, one `k8s_rbac` call "
+    "for every Role and RoleBinding, ...) and one access review of every tenant's accounts, with one "
+    "record. Access review on, as the role's default.",
     KUBERNETES_CORE: "one `kubernetes.core.k8s` task, `src:` one multi-document file of all N × 9 "
     "objects, server-side apply (benchmark venv)",
     KUBECTL: "`kubectl apply --server-side --field-manager=benchmark --validate=false -f` the same file",

@@ -6,11 +6,14 @@ Loaded by both virtualenvs (the project's and the benchmark's), so it uses only 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import time
 
 from ansible.plugins.callback import CallbackBase
+
+STAGE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # the stage module's start/end of each call
 
 
 class CallbackModule(CallbackBase):
@@ -40,18 +43,18 @@ class CallbackModule(CallbackBase):
 
     def _finished(self, result, status):
         task = result._task
-        self._write(
-            {
-                "event": "task",
-                "task": task.get_name(),
-                "action": task.action,
-                "host": result._host.get_name(),
-                "status": status,
-                "changed": bool(result._result.get("changed")),
-                "start": self._started.get(task._uuid, time.time()),
-                "end": time.time(),
-            }
-        )
+        entry = {
+            "event": "task",
+            "task": task.get_name(),
+            "action": task.action,
+            "host": result._host.get_name(),
+            "status": status,
+            "changed": bool(result._result.get("changed")),
+            "start": self._started.get(task._uuid, time.time()),
+            "end": time.time(),
+        }
+        for part in stage_parts(entry, result._result):
+            self._write(part)
 
     def v2_runner_on_ok(self, result):
         self._finished(result, "ok")
@@ -67,3 +70,25 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         self._write({"event": "playbook_end", "time": time.time()})
+
+
+def stage_parts(entry, result):
+    """A tekton_cd.pipeline.stage task as what it did one after the other: its own part until its
+    first call started (templating, the check of every call), then each call that ran, with the
+    call's module as the action, from the start and end the stage gives it. Any other task: itself."""
+    results = result.get("results") if entry["action"].rpartition(".")[2] == "stage" else None
+    calls = [call for call in (results.values() if isinstance(results, dict) else [])
+             if isinstance(call, dict) and "start" in call and "end" in call]
+    if not calls:
+        return [entry]
+    parts = [{**entry, "end": _epoch(calls[0]["start"]), "changed": False}]
+    for call in calls:
+        parts.append({**entry, "task": call["name"], "action": call["module"],
+                      "status": "failed" if call.get("failed") else "ok",
+                      "changed": bool(call.get("changed")),
+                      "start": _epoch(call["start"]), "end": _epoch(call["end"])})
+    return parts
+
+
+def _epoch(shown):
+    return datetime.datetime.strptime(shown, STAGE_TIME_FORMAT).timestamp()

@@ -14,12 +14,17 @@ second time; a stage of five calls was 0.3-0.4 s of a 2.5 s provision (docs/benc
 
 from __future__ import annotations
 
+import copy
+import datetime
 import os
 import re
+import time
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_runner
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_client import shared_connections
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import TaskFailure
 from ansible_collections.tekton_cd.pipeline.plugins.modules.stage import ARGUMENT_SPEC
 from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.handler_action import (
     HandlerAction,
@@ -27,9 +32,10 @@ from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.handler_action 
     module_declaration,
     task_environment,
 )
-from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.inputs_check import check_task_inputs
+from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.inputs_check import check_validated_inputs
 
 OPTION_IN_MESSAGE = re.compile(r"option '([^']+)'|argument '([^']+)'|Option ([\w.\[\]]+)(?= is )")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 SKIPPED_IN_CHECK_MODE = ("check mode: an earlier call of the stage would have changed what this call reads, "
                          "and check mode only pretended to change it")
 
@@ -49,8 +55,7 @@ class ActionModule(HandlerAction):
     def run(self, tmp=None, task_vars=None):
         result = ActionBase.run(self, tmp, task_vars)
         task_vars = task_vars or {}
-        spec_check = self.validate_argument_spec(ARGUMENT_SPEC)[0]  # raises on a malformed task
-        params = spec_check.validated_parameters
+        params = self._validated_task_args()
         calls = [call for call in params["calls"] if call["enabled"]]
         checked, secret_values, planned = [], set(), []
         with task_environment(self._task_environment()):
@@ -60,22 +65,56 @@ class ActionModule(HandlerAction):
                 if declaration.kube_connection:
                     args = {**params["connection"], **args}  # as module_defaults gives a task of its own
                 args = as_module_sees(args)
-                secret_values |= _secrets_of(declaration, args)
-                failure = check_task_inputs(declaration, args)
+                try:
+                    validated = declaration.validate(args)
+                except TaskFailure as failure:
+                    secret_values |= _secrets_named(declaration, args)
+                    return self._bad_input(result, failure, call, params, task_vars, checked, secret_values)
+                secret_values |= validated[1]
+                # on a copy: a handler may normalise its params in place, and the run gets them next
+                failure = check_validated_inputs(declaration, copy.deepcopy(validated[0]))
                 if failure is not None:
-                    message = explain(failure.msg, call, params["role"], task_vars)
-                    result.update(failed=True, msg=message, task=call["name"], checked=checked, results={})
-                    return kube_runner.masked(result, secret_values)
+                    return self._bad_input(result, failure, call, params, task_vars, checked, secret_values)
                 checked.append(call["name"])
-                planned.append((call, args))
-        result.update(checked=checked, **self._run_calls(planned, task_vars, secret_values))
+                planned.append((call, args, validated))
+        with shared_connections():
+            result.update(checked=checked, **self._run_calls(planned, task_vars, secret_values))
         return kube_runner.masked(result, secret_values)
+
+    @staticmethod
+    def _bad_input(result, failure, call, params, task_vars, checked, secret_values):
+        message = explain(failure.msg, call, params["role"], task_vars)
+        result.update(failed=True, msg=message, task=call["name"], checked=checked, results={})
+        return kube_runner.masked(result, secret_values)
+
+    def _validated_task_args(self):
+        """The task's arguments checked against ARGUMENT_SPEC (AnsibleActionFail on a malformed
+        task). The validator deep-copies what it checks, and of a call's args and variables it only
+        checks that they are dicts: so those are set aside for the check (a tenth of the task's
+        time for a role's five calls) and put back after it."""
+        calls = self._task.args.get("calls")
+        set_aside = {}
+        if isinstance(calls, list):
+            for index, call in enumerate(calls):
+                if isinstance(call, dict):
+                    set_aside[index] = {key: call[key] for key in ("args", "variables")
+                                        if isinstance(call.get(key), dict)}
+            calls = [{**call, **{key: {} for key in set_aside[index]}} if index in set_aside else call
+                     for index, call in enumerate(calls)]
+        saved, self._task.args = self._task.args, {**self._task.args, "calls": calls}
+        try:
+            params = self.validate_argument_spec(ARGUMENT_SPEC)[1]
+        finally:
+            self._task.args = saved
+        for index, parts in set_aside.items():
+            params["calls"][index].update(parts)
+        return params
 
     def _run_calls(self, planned, task_vars, secret_values):
         """Run the checked calls that are to run, in order; stop at the first failure."""
         progress = self._progress(task_vars, secret_values) or _silent
         results, diffs, warnings, changed = {}, [], [], False
-        for call, args in planned:
+        for call, args, validated in planned:
             if not call["run"]:
                 continue
             entry = {"name": call["name"], "module": call["module"]}
@@ -84,7 +123,9 @@ class ActionModule(HandlerAction):
                                                        "skip_reason": SKIPPED_IN_CHECK_MODE}
                 progress(f"skipped: {call['name']} (in check mode, after changes it would read)")
                 continue
-            outcome = self.run_module(call["module"], args, task_vars, invocation=False)
+            started = time.time()
+            outcome = self.run_module(call["module"], args, task_vars, validated=validated, invocation=False)
+            outcome.update(_times(started, time.time()))
             warnings.extend(outcome.pop("warnings", None) or [])
             diff = outcome.get("diff")
             diffs.extend(diff if isinstance(diff, list) else [diff] if diff else [])
@@ -98,6 +139,15 @@ class ActionModule(HandlerAction):
             changed = changed or bool(outcome.get("changed"))
             progress(f"{'changed' if outcome.get('changed') else 'ok'}: {call['name']}")
         return {"changed": changed, "results": results, **_extras(diffs, warnings)}
+
+
+def _times(started, ended):
+    """When a call ran, as the command module gives it (local time): start, end and delta."""
+    def shown(moment):
+        return datetime.datetime.fromtimestamp(moment).strftime(TIME_FORMAT)
+
+    return {"start": shown(started), "end": shown(ended),
+            "delta": str(datetime.timedelta(seconds=ended - started))}
 
 
 def _silent(_text):
@@ -118,12 +168,10 @@ def _finalized_call(call, templar):
     return {**finalized, "enabled": False, "args": {}}
 
 
-def _secrets_of(declaration, args):
-    try:
-        return declaration.validate(args)[1]
-    except Exception:  # invalid arguments: the check reports them; mask what can be named
-        return {value for option, spec in declaration.argument_spec.items()
-                if spec.get("no_log") and isinstance(value := args.get(option), str) and value}
+def _secrets_named(declaration, args):
+    """The no_log option values of arguments the module's spec refused: masked all the same."""
+    return {value for option, spec in declaration.argument_spec.items()
+            if spec.get("no_log") and isinstance(value := args.get(option), str) and value}
 
 
 def explain(message, call, role, task_vars):

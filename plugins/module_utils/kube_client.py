@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
+from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_args import CONNECTION_OPTION_NAMES
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_config import (
     KubeconfigProblem,
     select_context,
@@ -125,8 +126,38 @@ class Credentials:
 
 
 def connect(params):
-    """KubeClient for the connection options in ``params`` (the module's params are fine)."""
-    return KubeClient(load_credentials(params))
+    """KubeClient for the connection options in ``params`` (the module's params are fine). Inside
+    ``shared_connections()``, the same options give the same client in this thread."""
+    clients = getattr(_shared, "clients", None)
+    if clients is None:
+        return KubeClient(load_credentials(params))
+    key = json.dumps({name: params.get(name) for name in sorted(CONNECTION_OPTION_NAMES)}, sort_keys=True,
+                     default=str)
+    if key not in clients:
+        clients[key] = KubeClient(load_credentials(params))
+    return clients[key]
+
+
+_shared = threading.local()
+
+
+@contextlib.contextmanager
+def shared_connections():
+    """The module calls of one stage task (tekton_cd.pipeline.stage) share one client per set of
+    connection options: one kubeconfig read, one TLS handshake and one discovery cache instead of
+    one per call. Only this thread shares (the access review's worker threads make their own, as a
+    connection is not thread-safe); the connections are closed when the block ends."""
+    if getattr(_shared, "clients", None) is not None:
+        yield
+        return
+    _shared.clients = {}
+    try:
+        yield
+    finally:
+        clients, _shared.clients = _shared.clients, None
+        for client in clients.values():
+            if client._connection is not None:
+                client._connection.close()
 
 
 class KubeClient:

@@ -133,7 +133,8 @@ results:
   description:
     - The result of each call that ran or was skipped, by its O(calls[].id) (else its name), in
       order, as the module's own task would have returned it, with C(name) and C(module) added.
-    - A skipped call has C(skipped=true) and C(skip_reason).
+    - A call that ran has C(start), C(end) (local time, as the command module gives them) and
+      C(delta); a skipped call has C(skipped=true) and C(skip_reason).
   returned: always
   type: dict
 task:

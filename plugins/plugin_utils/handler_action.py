@@ -71,15 +71,16 @@ class HandlerAction(ActionBase):
         result.update(self.run_module(module_name, self._task.args, task_vars))
         return result
 
-    def run_module(self, module_name, args, task_vars, *, invocation=True):
+    def run_module(self, module_name, args, task_vars, *, validated=None, invocation=True):
         """What a task of ``module_name`` with ``args`` returns: its handler's result, in this
-        process when the connection is local, else as a module process where the task runs."""
+        process when the connection is local, else as a module process where the task runs.
+        ``validated``: what ``MODULE.validate`` already returned for ``args`` (the stage's check)."""
         if not self._runs_on_controller() or os.environ.get(MODULE_PROCESS_SWITCH) == "1":
             return self._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
         declaration = module_declaration(module_name)
         with task_environment(self._task_environment()):
             try:
-                params, secret_values = declaration.validate(as_module_sees(args))
+                params, secret_values = validated or declaration.validate(as_module_sees(args))
             except kube_errors.TaskFailure as exc:
                 return {"failed": True, "msg": exc.msg}
             outcome = declaration.execute(params, check_mode=bool(self._task.check_mode),

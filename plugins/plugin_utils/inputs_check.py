@@ -45,12 +45,23 @@ def offline():
 
 def check_task_inputs(declaration, args):
     """None when ``args`` pass the module's argument spec and its handler's own checks, else the
-    TaskFailure the task would have failed with. The handler runs in check mode as a second guard:
-    should a handler ever reach an API another way, its requests would still be dry runs."""
+    TaskFailure the task would have failed with."""
     from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import TaskFailure
 
     try:
         params, _secrets = declaration.validate(args)
+    except TaskFailure as failure:
+        return failure
+    return check_validated_inputs(declaration, params)
+
+
+def check_validated_inputs(declaration, params):
+    """The same check for ``params`` the module's argument spec already accepted
+    (``declaration.validate``). The handler runs in check mode as a second guard: should a handler
+    ever reach an API another way, its requests would still be dry runs."""
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import TaskFailure
+
+    try:
         with offline():
             declaration.run_handler(params, True)
     except NetworkReached:

@@ -395,3 +395,55 @@ def test_without_a_record_every_run_asks(cluster, stage, tmp_path, request):
     if controls is not None:
         assert len(review_requests(controls)) > 50
         assert rbac_lists(controls) == []
+
+
+def test_several_tenants_in_one_run_cost_one_call_per_kind(cluster, tmp_path, request):
+    """pipeline_accounts_tenants: every tenant gets its namespaces, accounts, RBAC and secret from
+    one call per kind, one review proves every tenant's accounts (one record), and the no-op sends
+    as many requests for three tenants as for one, and writes nothing."""
+    controls = request.getfixturevalue("emulator").controls if cluster.is_emulated else None
+    stages = [new_stage(cluster) for _ in range(3)]
+    tenants = [{"pipeline_namespace": pipeline, "app_namespace": app} for pipeline, app, _, _ in stages]
+    variables = {"kube_connection": {"kubeconfig": str(cluster.kubeconfig_path)},
+                 "pipeline_accounts_tenants": tenants}
+    try:
+        first = apply_role(tmp_path / "first", variables)
+        assert first.rc == 0, first.stdout
+        assert [task.name for task in first.changed] == [
+            "Ensure the pipeline and application namespaces exist",
+            "Ensure the builder, deployer and namespace-admin service accounts exist",
+            "Ensure the deployer's role and the namespace admin's binding in the application namespace",
+            "Ensure the deployer's cluster-credential secret holds a current token",
+        ]
+        review = first.task(REVIEW_TASK).result
+        assert review["reviewed"] is True
+        reviewed = {entry["identity"]["user"] for entry in review["reviews"]}
+        assert reviewed == {f"system:serviceaccount:{tenant['pipeline_namespace']}:{account}"
+                            for tenant in tenants for account in ("deployer", "builder", "health-admin")}
+        for tenant in tenants:
+            made = snapshot(cluster, tenant["pipeline_namespace"], tenant["app_namespace"])
+            assert {key[::2] for key in made} >= {
+                ("ServiceAccount", "builder"), ("ServiceAccount", "deployer"),
+                ("ServiceAccount", "health-admin"), ("Secret", "deployer-kubeconfig"),
+                ("Role", "chart-deployer"), ("RoleBinding", "chart-deployer"),
+                ("RoleBinding", "health-admin")}
+            # each tenant's deployer may deploy to its own application namespace only
+            kubeconfig = deployer_kubeconfig(cluster, tenant["pipeline_namespace"])
+            assert kubeconfig["contexts"][0]["context"]["namespace"] == tenant["app_namespace"]
+
+        if controls is None:
+            return
+        controls.reset()
+        again = apply_role(tmp_path / "again", variables)
+        assert again.rc == 0 and again.changed == [], again.stdout
+        assert controls.writes() == []
+        three = len(controls.requests())
+        one_variables = {**variables, "pipeline_accounts_tenants": tenants[:1]}
+        assert apply_role(tmp_path / "one", one_variables).rc == 0  # its own record: asks, then remembers
+        assert apply_role(tmp_path / "one-again", one_variables).rc == 0
+        controls.reset()
+        assert apply_role(tmp_path / "one-noop", one_variables).rc == 0
+        assert len(controls.requests()) == three, controls.requests()
+    finally:
+        for _, _, _, clean_up in stages:
+            clean_up()

@@ -120,6 +120,26 @@ def test_bearer_token_is_sent_and_resources_are_discovered_once(api):
     assert api.count("/api/v1") == 1 and warm.request_count == 0
 
 
+def test_the_calls_of_one_stage_share_a_client_per_connection_in_their_thread(api):
+    """shared_connections: the same options give the same client (one connection, reused), other
+    options and other threads their own; outside the block every connect is a new client."""
+    assert client_for(api) is not client_for(api)
+    with kube_client.shared_connections():
+        first, again = client_for(api), client_for(api)
+        assert first is again and client_for(api, token="other") is not first
+        elsewhere = []
+        thread = threading.Thread(target=lambda: elsewhere.append(client_for(api)))
+        thread.start()
+        thread.join()
+        assert elsewhere[0] is not first
+        first.resource("v1", "Secret")
+        again.request_json("GET", "/api/v1", action="read", target="the core API")
+        assert first._connection is not None
+        connection = first._connection
+    assert connection.sock is None  # closed when the block ended
+    assert client_for(api) is not first
+
+
 def test_a_kind_missing_from_the_cache_is_fetched_again(api):
     client_for(api).resource("v1", "Namespace")
     api.on("GET", "/api/v1", (200, {}, {**CORE_V1, "resources": [
