@@ -33,6 +33,7 @@ from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.handler_action 
     task_environment,
 )
 from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.inputs_check import check_validated_inputs
+from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.tenants import malformed_tenant, per_tenant
 
 OPTION_IN_MESSAGE = re.compile(r"option '([^']+)'|argument '([^']+)'|Option ([\w.\[\]]+)(?= is )")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -57,11 +58,18 @@ class ActionModule(HandlerAction):
         task_vars = task_vars or {}
         params = self._validated_task_args()
         calls = [call for call in params["calls"] if call["enabled"]]
+        problem = malformed_tenant(params["tenants"]) if any(call["per_tenant"] for call in calls) else None
+        if problem:
+            result.update(failed=True, msg=f"The stage's tenants are not as the calls need them: {problem}.")
+            return result
         checked, secret_values, planned = [], set(), []
         with task_environment(self._task_environment()):
             for call in calls:
                 declaration = module_declaration(call["module"])
                 args = dict(call["args"])
+                for option in call["per_tenant"]:
+                    if isinstance(args.get(option), list):
+                        args[option] = per_tenant(args[option], params["tenants"])
                 if declaration.kube_connection:
                     args = {**params["connection"], **args}  # as module_defaults gives a task of its own
                 args = as_module_sees(args)

@@ -737,7 +737,7 @@ def _read_kubeconfig_files(paths):
     for path in readable:
         try:
             with open(path) as handle:
-                data = yaml.safe_load(handle) or {}
+                data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise KubeError.invalid("kubeconfig", f"{path} cannot be read as YAML ({exc})",
                                     "fix or replace that file") from None

@@ -202,7 +202,9 @@ def token_kubeconfig_text(frame, user, token):
     config = build_kubeconfig(frame["cluster_name"], frame["server"], user=user, token=token,
                               namespace=frame["namespace"], ca_data=frame["ca"], insecure=frame["insecure"],
                               context_name=f"{user}@{frame['cluster_name']}")
-    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+    # libyaml's dumper when PyYAML has it: the same text, ten times faster (a Secret per tenant)
+    return yaml.dump(config, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                     default_flow_style=False)
 
 
 def frame_change(kubeconfig_text, frame):
@@ -211,7 +213,8 @@ def frame_change(kubeconfig_text, frame):
     import yaml
 
     try:
-        stored = current_or_none(yaml.safe_load(kubeconfig_text))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        stored = current_or_none(yaml.load(kubeconfig_text, Loader=loader))
     except yaml.YAMLError:
         stored = None
     if stored is None or stored.server != frame["server"]:

@@ -36,6 +36,13 @@ options:
         call of a Kubernetes module, as C(module_defaults) would add them to its own task.
     type: dict
     default: {}
+  tenants:
+    description:
+      - The tenants of the calls' O(calls[].per_tenant) options, each a C(pipeline_namespace) and an
+        C(app_namespace).
+    type: list
+    elements: dict
+    default: []
   calls:
     description: The module calls, in the order they run.
     type: list
@@ -57,6 +64,17 @@ options:
         description: The module's arguments, written as in a task of that module.
         type: dict
         default: {}
+      per_tenant:
+        description:
+          - Options of O(calls[].args) whose list is what one tenant gets, written with C({pipeline})
+            and C({app}) for its namespaces; the call gets one copy per tenant of O(tenants), in
+            their order, in one list. An entry that a tenant's namespaces make equal to an earlier
+            one of the same tenant is left out (a tenant whose two namespaces are one).
+          - Ansible templates one tenant's entries only, so a stage of N tenants costs about what
+            one tenant costs until the calls run.
+        type: list
+        elements: str
+        default: []
       variables:
         description:
           - Which role variable feeds which option, as a map from option path to variable. Paths are
@@ -148,11 +166,13 @@ task:
 ARGUMENT_SPEC = {
     "role": {"type": "str", "required": True},
     "connection": {"type": "dict", "default": {}},
+    "tenants": {"type": "list", "elements": "dict", "default": []},
     "calls": {"type": "list", "elements": "dict", "required": True, "options": {
         "name": {"type": "str", "required": True},
         "id": {"type": "str"},
         "module": {"type": "str", "required": True},
         "args": {"type": "dict", "default": {}},
+        "per_tenant": {"type": "list", "elements": "str", "default": []},
         "variables": {"type": "dict", "default": {}},
         "enabled": {"type": "bool", "default": True},
         "run": {"type": "bool", "default": True},

@@ -1,5 +1,5 @@
-"""The role filters: per_tenant (one tenant's objects, repeated per tenant with its namespaces) and
-granted_actions (RBAC rules as the actions an access review asks about)."""
+"""What turns a role's one-tenant objects into every tenant's (the stage's per_tenant) and RBAC rules
+into the actions an access review asks about (the filter granted_actions)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from tests.playbook import use_project_module_utils
 use_project_module_utils()
 
 from ansible_collections.tekton_cd.pipeline.plugins.filter.rbac_actions import granted_actions  # noqa: E402
-from ansible_collections.tekton_cd.pipeline.plugins.filter.tenants import per_tenant  # noqa: E402
+from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.tenants import (  # noqa: E402
+    malformed_tenant,
+    per_tenant,
+)
 
 TENANTS = [{"pipeline_namespace": "a-ci", "app_namespace": "a"},
            {"pipeline_namespace": "b-ci", "app_namespace": "b"}]
@@ -28,11 +31,16 @@ def test_each_tenant_gets_its_copy_with_its_namespaces_in_order():
     ]
 
 
-def test_one_object_becomes_one_per_tenant_and_the_input_is_left_as_it_was():
-    one = {"namespace": "{app}", "denied": [{"name": "{app}"}]}
-    assert per_tenant(one, TENANTS) == [{"namespace": "a", "denied": [{"name": "a"}]},
-                                        {"namespace": "b", "denied": [{"name": "b"}]}]
-    assert one == {"namespace": "{app}", "denied": [{"name": "{app}"}]}
+def test_only_what_a_tenants_namespaces_make_equal_is_left_out_and_the_input_is_left_as_it_was():
+    one = [{"name": "{pipeline}"}, {"name": "{app}"}]
+    same = [{"pipeline_namespace": "a", "app_namespace": "a"}, TENANTS[1]]
+    assert per_tenant(one, same) == [{"name": "a"}, {"name": "b-ci"}, {"name": "b"}]
+    assert one == [{"name": "{pipeline}"}, {"name": "{app}"}]
+    # the same entry twice as written, and two tenants claiming one namespace: left for the module
+    assert per_tenant([{"name": "x"}, {"name": "x"}], TENANTS[:1]) == [{"name": "x"}, {"name": "x"}]
+    shared = [{"pipeline_namespace": "a-ci", "app_namespace": "shared"},
+              {"pipeline_namespace": "b-ci", "app_namespace": "shared"}]
+    assert per_tenant([{"name": "{app}"}], shared) == [{"name": "shared"}, {"name": "shared"}]
 
 
 @pytest.mark.parametrize(("tenants", "message"), [
@@ -42,8 +50,8 @@ def test_one_object_becomes_one_per_tenant_and_the_input_is_left_as_it_was():
     (["a"], "lacks pipeline_namespace and app_namespace"),
 ])
 def test_a_malformed_tenant_is_named(tenants, message):
-    with pytest.raises(AnsibleFilterError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        per_tenant([{"name": "{app}"}], tenants)
+    assert message in malformed_tenant(tenants)
+    assert malformed_tenant(TENANTS) is None
 
 
 def test_rbac_rules_become_one_action_per_group_resource_verb_and_name():
