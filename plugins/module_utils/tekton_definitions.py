@@ -70,15 +70,18 @@ def yaml_documents(text, option):
 
     class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         def construct_mapping(self, node, deep=False):
+            mapping = super().construct_mapping(node, deep=deep)
+            if len(mapping) == len(node.value):  # every key once: the common case, checked for free
+                return mapping
             seen = set()
             for key_node, _value in node.value:
-                key = self.construct_object(key_node, deep=True)
-                if isinstance(key, str) and key in seen:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
                     line = key_node.start_mark.line + 1
                     warnings.append(f'{option} line {line}: key "{key}" is given twice in one mapping; '
                                     "the last value is used. Remove one.")
                 seen.add(key)
-            return super().construct_mapping(node, deep=deep)
+            return mapping
 
     def iso_timestamp(loader, node):
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node).isoformat()

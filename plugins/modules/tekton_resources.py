@@ -123,6 +123,13 @@ EXAMPLES = r"""
       - "{{ lookup('ansible.builtin.template', 'health-cd.yaml.j2') | from_yaml }}"
   register: applied
 
+- name: The same from one template rendering every object as a YAML document (cheaper for many)
+  tekton_cd.pipeline.tekton_resources:
+    namespace: health-ci
+    pipeline: health-cd
+    prune: true
+    definitions_yaml: "{{ lookup('ansible.builtin.template', 'definitions.yaml.j2') }}"
+
 - name: Install Tekton Pipelines from a downloaded release file, then apply a Task
   tekton_cd.pipeline.tekton_resources:
     install_manifest: files/tekton-pipelines-v1.15.0-release.yaml
