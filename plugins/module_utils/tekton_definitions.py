@@ -1,6 +1,7 @@
 """The definitions tekton_resources applies: which kinds, the labels that identify a pipeline's
 objects, and all problems of a list of definitions gathered into one failure.
 
+    definitions, warnings = yaml_documents(text, "definitions_yaml")   # multi-document YAML text
     labels = identity_labels("health-cd")        # part-of: tekton-cd, tekton-cd/pipeline: health-cd
     desired, problems = labelled(definitions, "ci", labels)   # copies with namespace and labels set
     problems, warnings = validate_definitions(desired, problems, feature_flags, known_tasks)
@@ -14,6 +15,7 @@ by Triggers' webhook.
 from __future__ import annotations
 
 import copy
+import json
 
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors import KubeError
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_names import (
@@ -52,6 +54,52 @@ class DefinitionProblems(KubeError):
     def result_fields(self):
         fields = {**super().result_fields(), "problems": self.problems}
         return {**fields, "warnings": self.warnings} if self.warnings else fields
+
+
+def yaml_documents(text, option):
+    """(the objects of ``text``, YAML documents, as dicts; warnings): what ``from_yaml_all`` gives
+    for the same text, read with libyaml when PyYAML has it. Ansible's own loader tags every
+    string with its origin, which costs more than validating and applying the objects; the values
+    are the same: empty documents are left out, timestamps become their ISO text and keys strings
+    (as the module arguments' JSON carries them), and a key given twice keeps its last value with
+    a warning.
+    KubeError naming ``option`` when the text is not YAML or a document is not a mapping."""
+    import yaml
+
+    warnings = []
+
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        def construct_mapping(self, node, deep=False):
+            mapping = super().construct_mapping(node, deep=deep)
+            if len(mapping) == len(node.value):  # every key once: the common case, checked for free
+                return mapping
+            seen = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    line = key_node.start_mark.line + 1
+                    warnings.append(f'{option} line {line}: key "{key}" is given twice in one mapping; '
+                                    "the last value is used. Remove one.")
+                seen.add(key)
+            return mapping
+
+    def iso_timestamp(loader, node):
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node).isoformat()
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", iso_timestamp)
+    try:
+        documents = [doc for doc in yaml.load_all(text, Loader=Loader) if doc is not None]
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise KubeError.invalid(option, f"is not valid YAML ({problem}{line})",
+                                "fix the template or text that produced it") from None
+    for index, doc in enumerate(documents):
+        if not isinstance(doc, dict):
+            raise KubeError.invalid(option, f"document {index + 1} is a {type(doc).__name__}, not a mapping",
+                                    "give one Tekton object per YAML document")
+    return json.loads(json.dumps(documents)), warnings
 
 
 def identity_labels(pipeline):

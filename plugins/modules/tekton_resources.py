@@ -33,9 +33,19 @@ options:
         C(lookup('template', ...) | from_yaml)). Each needs C(apiVersion), C(kind) and
         C(metadata.name); C(metadata.namespace), when given, must be O(namespace).
       - PipelineRuns and TaskRuns are not definitions; start runs with C(tekton_pipelinerun).
+      - Exactly one of O(definitions) and O(definitions_yaml) is required.
     type: list
     elements: dict
-    required: true
+  definitions_yaml:
+    description:
+      - The same objects as YAML text, one object per document (C(---) between them), for
+        example C(lookup('template', 'definitions.yaml.j2')) with no C(from_yaml_all) after it.
+        Empty documents are left out; the objects are what C(from_yaml_all) would give.
+      - Cheaper than O(definitions) for many objects - Ansible's own YAML loader and its
+        templating of the parsed values cost more than validating and applying them
+        (docs/decisions.md).
+    type: str
+    version_added: "0.2.0"
   namespace:
     description: Namespace the objects are applied to; it must exist.
     type: str
@@ -112,6 +122,13 @@ EXAMPLES = r"""
       - "{{ lookup('ansible.builtin.template', 'git-clone.yaml.j2') | from_yaml }}"
       - "{{ lookup('ansible.builtin.template', 'health-cd.yaml.j2') | from_yaml }}"
   register: applied
+
+- name: The same from one template rendering every object as a YAML document (cheaper for many)
+  tekton_cd.pipeline.tekton_resources:
+    namespace: health-ci
+    pipeline: health-cd
+    prune: true
+    definitions_yaml: "{{ lookup('ansible.builtin.template', 'definitions.yaml.j2') }}"
 
 - name: Install Tekton Pipelines from a downloaded release file, then apply a Task
   tekton_cd.pipeline.tekton_resources:
@@ -211,10 +228,12 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.tekton_definiti
     prune_kinds,
     summary,
     validate_definitions,
+    yaml_documents,
 )
 
 ARGUMENT_SPEC = {
-    "definitions": {"type": "list", "elements": "dict", "required": True},
+    "definitions": {"type": "list", "elements": "dict"},
+    "definitions_yaml": {"type": "str"},
     "namespace": {"type": "str", "required": True},
     "pipeline": {"type": "str", "required": True},
     "labels": {"type": "dict", "default": {}},
@@ -232,7 +251,8 @@ def ensure(params, check_mode):
     check_namespace_name("namespace", namespace)
     check_labels("labels", params["labels"])
     labels = identity_labels(params["pipeline"])
-    desired, problems = labelled(params["definitions"], namespace, {**params["labels"], **labels})
+    definitions, read_warnings = _definitions(params)
+    desired, problems = labelled(definitions, namespace, {**params["labels"], **labels})
     manifest = params["install_manifest"]
     release = tekton.read_manifest(manifest, params["tekton_namespace"]) if manifest else None
     # Offline first: every problem the cluster cannot change is reported before connecting (with a
@@ -240,7 +260,7 @@ def ensure(params, check_mode):
     offline_flags = release.planned.feature_flags if release else None
     problems, validation = validate_definitions(desired, problems, offline_flags, known_tasks)
     if problems:
-        raise DefinitionProblems(problems, validation)
+        raise DefinitionProblems(problems, [*read_warnings, *validation])
     service = connect_service(params, check_mode)
     has_triggers = any(obj["apiVersion"] == TRIGGERS_API for obj in desired)
     triggers = "required" if has_triggers else params["prune"]
@@ -254,8 +274,8 @@ def ensure(params, check_mode):
     if expected.feature_flags != offline_flags:  # now validated against the cluster's flags
         problems, validation = validate_definitions(desired, [], expected.feature_flags, known_tasks)
         if problems:
-            raise DefinitionProblems(problems, validation)
-    warnings = list(validation) if expected.feature_flags is not None else [FLAGS_UNREAD, *validation]
+            raise DefinitionProblems(problems, [*read_warnings, *validation])
+    warnings = [*read_warnings, *([] if expected.feature_flags is not None else [FLAGS_UNREAD]), *validation]
     selector = ",".join(f"{key}={value}" for key, value in labels.items())
     pending = "v1" not in found.api_versions  # Tekton arrives with install_manifest in this run
     live = None if pending else _read_live(service, desired, namespace, params["prune"], selector, found)
@@ -292,6 +312,13 @@ def ensure(params, check_mode):
     }
 
 
+def _definitions(params):
+    """(the definitions given, warnings of reading them): the list, or the objects of the text."""
+    if params["definitions"] is not None:
+        return params["definitions"], []
+    return yaml_documents(params["definitions_yaml"], "definitions_yaml")
+
+
 def _read_live(service, desired, namespace, prune, selector, found):
     """The live objects: with prune, all of this pipeline's (one LIST per kind), else those named."""
     if prune:
@@ -306,7 +333,12 @@ def _prune(service, desired, live):
             if (api_version, kind, name) not in wanted]
 
 
-MODULE = ModuleDeclaration(ARGUMENT_SPEC, ensure)
+MODULE = ModuleDeclaration(
+    ARGUMENT_SPEC,
+    ensure,
+    required_one_of=[("definitions", "definitions_yaml")],
+    mutually_exclusive=[("definitions", "definitions_yaml")],
+)
 
 
 def main():

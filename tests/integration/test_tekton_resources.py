@@ -104,6 +104,49 @@ def test_the_health_pipeline_is_applied_labelled_then_a_second_run_writes_nothin
     } == versions
 
 
+def test_definitions_yaml_applies_the_same_objects_as_the_list(cluster, kube, namespace, play):
+    objects = render()
+    listed = play(
+        [resources_task(namespace=namespace, pipeline="health-cd", definitions=objects, prune=True)]
+    )
+    assert listed.rc == 0, listed.stdout
+    # The same objects as the role passes them: one YAML document each, a comment, an empty document.
+    text = (
+        "# rendered\n" + "".join(f"---\n{yaml.safe_dump(obj, sort_keys=False)}" for obj in objects) + "---\n"
+    )
+    reset_request_log(cluster)
+    as_text = play(
+        [resources_task(namespace=namespace, pipeline="health-cd", definitions_yaml=text, prune=True)]
+    )
+    assert as_text.rc == 0, as_text.stdout
+    task = as_text.task("resources")
+    assert not task.changed and task.result["pruned"] == []
+    assert [(r["kind"], r["name"], r["action"]) for r in task.result["results"]] == [
+        (o["kind"], o["metadata"]["name"], "unchanged") for o in objects
+    ]
+    assert [r["object"] for r in task.result["results"]] == [
+        r["object"] for r in listed.task("resources").result["results"]
+    ]
+    if cluster.controls:
+        assert cluster.controls.writes() == []
+
+    reset_request_log(cluster)
+    bad = play(
+        [
+            resources_task(
+                namespace=namespace, pipeline="health-cd", definitions_yaml=text + "- not an object\n"
+            )
+        ]
+    )
+    assert bad.rc != 0
+    assert bad.task("resources").result["msg"] == (
+        f"Invalid value for option 'definitions_yaml': document {len(objects) + 1} is a list, not a "
+        "mapping; give one Tekton object per YAML document."
+    )
+    if cluster.controls:
+        assert cluster.controls.requests() == []  # refused before connecting
+
+
 def test_check_mode_shows_what_would_be_created_and_creates_nothing(cluster, kube, namespace, play):
     reset_request_log(cluster)
     run = play(
