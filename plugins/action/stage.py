@@ -57,6 +57,10 @@ class ActionModule(HandlerAction):
         result = ActionBase.run(self, tmp, task_vars)
         task_vars = task_vars or {}
         params = self._validated_task_args()
+        problem = self._role_variables_problem(params["role"], task_vars)
+        if problem:
+            result.update(failed=True, msg=problem)
+            return result
         calls = [call for call in params["calls"] if call["enabled"]]
         problem = malformed_tenant(params["tenants"]) if any(call["per_tenant"] for call in calls) else None
         if problem:
@@ -89,6 +93,38 @@ class ActionModule(HandlerAction):
             result.update(checked=checked, **self._run_calls(planned, task_vars, secret_values))
         return kube_runner.masked(result, secret_values)
 
+    def _role_variables_problem(self, role_name, task_vars):
+        """The role's own argument spec (meta/argument_specs.yml, the entry point this task runs
+        from) checked against its variables, as Ansible's validation task does at role start: a
+        sentence naming the first wrong variable and where it is set, or None. The project's
+        playbooks import the roles with rolespec_validate: false, so that this stage is the one
+        check (a task of its own costs about 40 ms); a role imported without it is checked twice."""
+        from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+        role = getattr(self._task, "_role", None)
+        path = getattr(role, "_role_path", None)
+        candidates = [os.path.join(path, "meta", f"argument_specs{ext}")
+                      for ext in (".yml", ".yaml")] if path else []
+        specs_file = next((candidate for candidate in candidates if os.path.isfile(candidate)), None)
+        if specs_file is None:
+            return None
+        entry_point = (getattr(role, "_from_files", None) or {}).get("tasks", "main")
+        specs = (self._loader.load_from_file(specs_file) or {}).get("argument_specs") or {}
+        spec = (specs.get(entry_point) or {}).get("options")
+        if not spec:
+            return None
+        values = self._templar.template({name: task_vars[name] for name in spec if name in task_vars})
+        values.update(getattr(role, "_role_params", None) or {})
+        errors = ArgumentSpecValidator(spec).validate(values, validate_role_argument_spec=True).error_messages
+        if not errors:
+            return None
+        named = [name for name in spec if re.search(rf"\b{re.escape(name)}\b", errors[0])]
+        variable = max(named, key=len) if named else None
+        where = where_to_set([variable], role_name, task_vars) if variable else (
+            f"see roles/{role_name}/meta/argument_specs.yml for what each variable takes")
+        more = f" ({len(errors) - 1} more: {'; '.join(errors[1:])})" if len(errors) > 1 else ""
+        return f"Role {role_name} refuses its variables ({where}): {errors[0].rstrip('.')}{more}."
+
     @staticmethod
     def _bad_input(result, failure, call, params, task_vars, checked, secret_values):
         message = explain(failure.msg, call, params["role"], task_vars)
@@ -98,8 +134,8 @@ class ActionModule(HandlerAction):
     def _validated_task_args(self):
         """The task's arguments checked against ARGUMENT_SPEC (AnsibleActionFail on a malformed
         task). The validator deep-copies what it checks, and of a call's args and variables it only
-        checks that they are dicts: so those are set aside for the check (a tenth of the task's
-        time for a role's five calls) and put back after it."""
+        checks that they are dicts: so those are set aside for the check (7% of pipeline_accounts'
+        stage task, profiled) and put back after it."""
         calls = self._task.args.get("calls")
         set_aside = {}
         if isinstance(calls, list):

@@ -431,19 +431,26 @@ def test_several_tenants_in_one_run_cost_one_call_per_kind(cluster, tmp_path, re
             kubeconfig = deployer_kubeconfig(cluster, tenant["pipeline_namespace"])
             assert kubeconfig["contexts"][0]["context"]["namespace"] == tenant["app_namespace"]
 
-        if controls is None:
-            return
-        controls.reset()
-        again = apply_role(tmp_path / "again", variables)
-        assert again.rc == 0 and again.changed == [], again.stdout
-        assert controls.writes() == []
-        three = len(controls.requests())
-        one_variables = {**variables, "pipeline_accounts_tenants": tenants[:1]}
-        assert apply_role(tmp_path / "one", one_variables).rc == 0  # its own record: asks, then remembers
-        assert apply_role(tmp_path / "one-again", one_variables).rc == 0
-        controls.reset()
-        assert apply_role(tmp_path / "one-noop", one_variables).rc == 0
-        assert len(controls.requests()) == three, controls.requests()
+        if controls is not None:
+            controls.reset()
+            again = apply_role(tmp_path / "again", variables)
+            assert again.rc == 0 and again.changed == [], again.stdout
+            assert controls.writes() == []
+            three = len(controls.requests())
+            one_variables = {**variables, "pipeline_accounts_tenants": tenants[:1]}
+            assert apply_role(tmp_path / "one", one_variables).rc == 0  # its own record: asks, then remembers
+            assert apply_role(tmp_path / "one-again", one_variables).rc == 0
+            controls.reset()
+            assert apply_role(tmp_path / "one-noop", one_variables).rc == 0
+            assert len(controls.requests()) == three, controls.requests()
+
+        # teardown's namespaces follow the tenants: every tenant's namespaces go, nothing else was there
+        torn = run_tasks([{"name": "teardown", "ansible.builtin.include_role": {"name": "teardown"}}],
+                         tmp_path=tmp_path / "teardown", extra_vars=variables)
+        assert torn.rc == 0, torn.stdout
+        for tenant in tenants:
+            assert not namespace_exists(cluster, tenant["pipeline_namespace"])
+            assert not namespace_exists(cluster, tenant["app_namespace"])
     finally:
         for _, _, _, clean_up in stages:
             clean_up()

@@ -117,3 +117,29 @@ def test_good_values_pass_the_check_in_check_mode_without_a_request(cluster, req
     ]
     if controls is not None:
         assert controls.requests() == []
+
+
+@pytest.mark.parametrize(("variables", "variable", "rule"), [
+    ({"pipeline_accounts_token_lifetime": "a week"}, "pipeline_accounts_token_lifetime", "int"),
+    ({"pipeline_accounts_tenants": [{"pipeline_namespace": "a-ci"}]}, "app_namespace", "missing"),
+], ids=["wrong type", "a tenant without its application namespace"])
+def test_without_ansibles_own_check_the_stage_refuses_what_the_argument_spec_refuses(
+        cluster, request, tmp_path, variables, variable, rule):
+    """The project's playbooks import the role with rolespec_validate: false; its stage then checks
+    the role's argument spec itself, in one sentence saying where the value is set."""
+    controls = request.getfixturevalue("emulator").controls if cluster.is_emulated else None
+    stage = {"kube_connection": {"kubeconfig": str(cluster.kubeconfig_path)},
+             "pipeline_accounts_pipeline_namespace": cluster.unique_name("ci"),
+             "pipeline_accounts_app_namespace": cluster.unique_name("app")}
+    include = {"name": "pipeline_accounts", "rolespec_validate": False}
+    play = run_tasks([{"name": "accounts", "ansible.builtin.include_role": include}], tmp_path=tmp_path,
+                     extra_vars={**stage, **variables})
+    assert play.rc != 0, play.stdout
+    (failed,) = play.failed
+    assert failed.name == CHECK_TASK, failed.name
+    assert variable in failed.msg and rule in failed.msg, failed.msg
+    assert "\n" not in failed.msg and failed.msg.endswith("."), failed.msg
+    assert "set in extra-vars.json" in failed.msg, failed.msg
+    assert not any(task.name.startswith(ROLE_START) for task in play.tasks)
+    if controls is not None:
+        assert controls.requests() == []
