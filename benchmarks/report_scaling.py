@@ -26,9 +26,9 @@ COMMANDS = {
     MODULE_LISTS: "`benchmarks/playbooks/tenants-modules.yml`: the role's objects and review questions "
     "(its defaults and vars, resolved per tenant by a `set_fact` loop), applied with the modules' "
     "list options: one `k8s_namespace` task for all 2N namespaces, one `k8s_rbac` task for all "
-    "roles and bindings, one `k8s_access_review` task for every tenant's questions with one record, "
-    "and a loop where a module takes one namespace (`k8s_service_account`, `k8s_cluster_secret`): "
-    "what a multi-tenant `pipeline_accounts` could do.",
+    "roles and bindings, one `k8s_service_account` task for all accounts, one `k8s_cluster_secret` "
+    "task for all credential Secrets, one `k8s_access_review` task for every tenant's questions with "
+    "one record: what a multi-tenant `pipeline_accounts` could do.",
     KUBERNETES_CORE: "one `kubernetes.core.k8s` task, `src:` one multi-document file of all N × 9 "
     "objects, server-side apply (benchmark venv)",
     KUBECTL: "`kubectl apply --server-side --field-manager=benchmark --validate=false -f` the same file",
