@@ -118,21 +118,17 @@ def provision_objects(names: Names, server: str, ca_pem: str, defaults: dict | N
     accounts = module("k8s_service_account")
     objects += [
         accounts.desired_account(
+            ci,
             {
                 "name": values["pipeline_accounts_builder"],
-                "namespace": ci,
                 "labels": labels,
                 "image_pull_secrets": registry,
                 "secrets": registry,
                 "automount_token": False,
             },
         ),
-        accounts.desired_account(
-            {"name": values["pipeline_accounts_deployer"], "namespace": ci, "labels": labels}
-        ),
-        accounts.desired_account(
-            {"name": values["pipeline_accounts_namespace_admin"], "namespace": ci, "labels": labels}
-        ),
+        accounts.desired_account(ci, {"name": values["pipeline_accounts_deployer"], "labels": labels}),
+        accounts.desired_account(ci, {"name": values["pipeline_accounts_namespace_admin"], "labels": labels}),
     ]
 
     rbac = module("k8s_rbac")
@@ -170,7 +166,7 @@ def provision_objects(names: Names, server: str, ca_pem: str, defaults: dict | N
         {"lifetime": values["pipeline_accounts_token_lifetime"], "audiences": []}, separators=(",", ":")
     )
     objects.append(
-        module_utils("kube_cluster_secret").desired_secret(
+        secret.desired_secret(
             {"name": values["pipeline_accounts_credential_secret"], "namespace": ci, "labels": labels},
             frame,
             f"{ci}/{values['pipeline_accounts_deployer']}",

@@ -198,8 +198,9 @@ def _awaiting_account(entry):
 def _ensure_one(service, entry, account, live, *, cluster_name, force_conflicts, now):
     account_ref = account_ref_of(entry)
     ca_pem = pem_certificate(entry["ca_cert_data"], "ca_cert_data") if entry.get("ca_cert_data") else None
+    account_namespace = account_ref.split("/", maxsplit=1)[0]
     frame = cluster_frame(service.client, cluster_name=cluster_name, server=entry.get("server"),
-                          ca_pem=ca_pem, namespace=entry.get("target_namespace") or account_ref.split("/")[0])
+                          ca_pem=ca_pem, namespace=entry.get("target_namespace") or account_namespace)
     warnings = [] if frame["ca"] or not frame["insecure"] else [
         "The connection does not verify the API server's certificate and no CA is known, so the kubeconfig "
         "skips verification too; set ca_cert_data to the cluster's CA."]

@@ -723,7 +723,7 @@ def common_selector(objects):
     if len(labelled) < 2:
         return None
     shared = set(labelled[0].items()).intersection(*(labels.items() for labels in labelled[1:]))
-    # An empty value selects as "key=" on some servers and not others: leave it out.
+    # An empty value would need the selector "key=", which no conformance test pins: left out.
     return ",".join(f"{key}={value}" for key, value in sorted(shared)
                     if isinstance(value, str) and value) or None
 

@@ -13,8 +13,9 @@ description:
     OpenShift Project through a ProjectRequest (with O(display_name) and O(description)), and is
     managed like any namespace afterwards (labels and annotations are applied to the Namespace
     object, which takes rights on namespaces, as a cluster administrator has).
-  - The live state is read with one request per run (a GET for one namespace, a LIST for several),
-    and a run that would change nothing sends no write to the API server.
+  - The live state is read with one request per run (a GET for one namespace, a LIST for several,
+    narrowed to the labels they all carry, so that it does not return every namespace of the
+    cluster), and a run that would change nothing sends no write to the API server.
   - Names, labels and annotations are checked before anything is sent.
 version_added: "0.1.0"
 author: tekton-cd maintainers (@tekton-cd)

@@ -12,8 +12,12 @@ description:
   - With O(cluster_role) instead of O(rules), it only binds that existing ClusterRole (for example
     C(admin) or C(view)), inside O(namespace) with a RoleBinding, or cluster-wide with a
     ClusterRoleBinding when no namespace is given.
-  - Several specs are ensured in one task with O(roles); the live state is read with one request
-    per kind and namespace, and a run that would change nothing sends no write.
+  - Several specs are ensured in one task with O(roles), in one namespace or several. The live
+    state is read with one request per kind once the objects exist, whatever the number of
+    namespaces. That is a GET for one object; for several, one LIST narrowed to the labels
+    (O(labels)) they all carry, cluster-wide when they span several namespaces (one LIST per
+    namespace where the credentials may not list across namespaces). Without shared labels it is
+    one request per kind and namespace. A run that would change nothing sends no write.
   - Objects are server-side applied with the field manager C(tekton-cd). The spec wins over changes
     made by hand, so a Role whose rules were edited (for example an extra verb) is put back.
   - A binding's C(roleRef) cannot be changed in place, so a binding that refers to another role

@@ -247,10 +247,11 @@ def validate(params, accounts):
                     )
 
 
-def desired_account(account):
-    """The ServiceAccount to apply; an option left out (or emptied) is not part of it, so server-side
-    apply removes what this task set there before."""
-    metadata = {"name": account["name"], "namespace": account["namespace"]}
+def desired_account(namespace, account):
+    """The ServiceAccount to apply, in the account's own namespace or else ``namespace``; an option
+    left out (or emptied) is not part of it, so server-side apply removes what this task set there
+    before."""
+    metadata = {"name": account["name"], "namespace": account.get("namespace") or namespace}
     if account.get("labels"):
         metadata["labels"] = dict(account["labels"])
     body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
@@ -269,7 +270,7 @@ def ensure(params, check_mode):
     accounts = accounts_of(params)
     validate(params, accounts)
     service = connect_service(params, check_mode)
-    desired = [desired_account(account) for _where, account in accounts]
+    desired = [desired_account(params["namespace"], account) for _where, account in accounts]
     live = service.read_all(desired)  # one request on a re-run, however many accounts and namespaces
     warnings = []
     if params["state"] == "absent":

@@ -230,6 +230,9 @@ def test_every_tool_provisions_n_tenants_and_the_counts_follow_n(issue17):
     # one access review for every tenant: its record still holds on the no-op, which writes nothing
     assert scaling.phase(2, "tenants-role", "noop").writes().high == 0
     assert scaling.phase(2, "tenants-role", "noop").requests().by_category.get("review", 0) == 0
+    # one stage call per kind, each reading its kind with one request: 1 or 2 tenants cost the same
+    noops = [scaling.phase(count, "tenants-role", "noop").requests() for count in (1, 2)]
+    assert noops[0].total == noops[1].total, [summary.describe() for summary in noops]
 
 
 def test_the_scaling_report_has_each_n_the_per_tenant_cost_the_plot_and_the_targets(issue17):

@@ -20,10 +20,12 @@ def daemon(module):
 
 @pytest.fixture
 def stand_in(tmp_path):
-    """A process (not a server) whose command line holds "emulator.ibmcloud" as an argument."""
-    waits_for_stdin = "import sys; sys.stdin.read()"
+    """A process (not a server) whose command line holds "emulator.ibmcloud" as an argument. It says
+    when it runs: until the child has exec'd, /proc shows the parent's command line instead."""
+    waits_for_stdin = "import sys; print('up', flush=True); sys.stdin.read()"
     process = subprocess.Popen([sys.executable, "-c", waits_for_stdin, "emulator.ibmcloud"],
-                               stdin=subprocess.PIPE)
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "up\n"
     yield process
     process.stdin.close()
     process.wait(timeout=10)

@@ -14,6 +14,7 @@ import json
 import pytest
 import yaml
 
+from tests.integration.support import persisted_writes
 from tests.playbook import load_module, run_tasks
 
 MODULE = "k8s_cluster_secret"
@@ -415,3 +416,27 @@ def test_the_list_form_deletes_every_secret(cluster, core, tenants, tmp_path):
                      kubeconfig=cluster.kubeconfig_path)
     assert gone.rc == 0 and gone.task("credential").changed, gone.stdout
     assert [stored(core, name) for name in names] == [None, None]
+
+
+def test_the_list_form_with_a_missing_account_warns_in_check_mode_and_fails_before_any_token(
+        cluster, core, tenants, namespace, tmp_path, request):
+    label = cluster.unique_name("set")
+    names = [*tenants(1, label), namespace]  # the fresh namespace has no account "deployer"
+    controls = emulator_controls(cluster, request)
+    preview = run_tasks([list_task(names, label)], tmp_path=tmp_path / "check", check=True,
+                        kubeconfig=cluster.kubeconfig_path)
+    assert preview.rc == 0, preview.stdout
+    task = preview.task("credential")
+    assert task.changed and [token["issued"] for token in task.result["tokens"]] == [True, True]
+    assert task.result["results"][1] == {}
+    assert any("would be issued once it does" in warning for warning in task.result["warnings"])
+    real = run_tasks([list_task(names, label)], tmp_path=tmp_path / "real",
+                     kubeconfig=cluster.kubeconfig_path)
+    assert real.rc != 0
+    assert real.task("credential").msg == (
+        f"Cannot issue a token for service account {namespace}/deployer: ServiceAccount \"deployer\" in "
+        f"namespace \"{namespace}\" does not exist; create it first (modules k8s_namespace, "
+        "k8s_service_account).")
+    assert [stored(core, name) for name in names] == [None, None]
+    if controls is not None:
+        assert token_requests(controls) == [] and persisted_writes(controls) == []

@@ -250,3 +250,33 @@ def test_missing_namespaces_asks_only_about_empty_ones(service, namespace):
     before = service.client.request_count
     assert service.missing_namespaces(objects, live) == [gone]
     assert service.client.request_count - before == 1
+
+
+def test_read_all_lists_each_namespace_where_listing_across_them_is_forbidden(cluster, service, namespace,
+                                                                               tmp_path, monkeypatch):
+    other = f"{namespace}-b"
+    service.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
+    try:
+        service.apply(named_account(namespace, "operator"))
+        for ns in (namespace, other):
+            service.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                           "metadata": {"name": "operator-admin", "namespace": ns},
+                           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                       "name": "admin"},
+                           "subjects": [{"kind": "ServiceAccount", "name": "operator",
+                                         "namespace": namespace}]})
+        objects = [*accounts(namespace, 2), *accounts(other, 2)]
+        service.apply_all(objects)
+        token, _expires = service.request_token("operator", namespace, lifetime=600)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "scoped-cache"))
+        scoped = KubeService(connect({"kubeconfig": cluster.kubeconfig_with_token(token)}))
+        scoped.read_all(objects[:1])  # discovery, so that only the reads below are counted
+        before = scoped.client.request_count
+        live = scoped.read_all(objects)
+        assert scoped.client.request_count - before == 3  # the 403, then one LIST per namespace
+        assert all(live.of(obj) is not None for obj in objects)
+        before = scoped.client.request_count
+        scoped.read_all(objects)
+        assert scoped.client.request_count - before == 2  # the 403 is remembered for the kind
+    finally:
+        service.delete("v1", "Namespace", other)

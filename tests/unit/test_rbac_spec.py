@@ -180,7 +180,7 @@ def test_a_service_account_carries_only_the_options_given():
     ((where, account),) = accounts.accounts_of(params)
     accounts.validate(params, [(where, account)])
     assert where == ""
-    assert accounts.desired_account(account) == {
+    assert accounts.desired_account("ci", account) == {
         "apiVersion": "v1", "kind": "ServiceAccount",
         "metadata": {"name": "builder", "namespace": "ci", "labels": {"a": "b"}},
         "imagePullSecrets": [{"name": "pull"}], "secrets": [{"name": "git"}],
@@ -188,7 +188,7 @@ def test_a_service_account_carries_only_the_options_given():
     }
     # Empty lists are left out, so that server-side apply drops what this task set before.
     ((_, bare),) = accounts.accounts_of(sa_params(name="b", image_pull_secrets=[], secrets=[], labels={}))
-    assert accounts.desired_account(bare) == {"apiVersion": "v1", "kind": "ServiceAccount",
+    assert accounts.desired_account("ci", bare) == {"apiVersion": "v1", "kind": "ServiceAccount",
                                                     "metadata": {"name": "b", "namespace": "ci"}}
 
 
@@ -223,7 +223,7 @@ def test_service_accounts_may_each_give_their_namespace():
                                                          {"name": "a", "namespace": "t2"}])
     checked = accounts.accounts_of(params)
     accounts.validate(params, checked)
-    assert [accounts.desired_account(account)["metadata"] for _where, account in checked] == [
+    assert [accounts.desired_account("ci", account)["metadata"] for _where, account in checked] == [
         {"name": "a", "namespace": "t1"}, {"name": "a", "namespace": "t2"}]
 
 
