@@ -128,6 +128,17 @@ class TenantsRole(ProvisionPlaybook):
     playbook = BENCH_PLAYBOOKS / "tenants-role.yml"
 
 
+class TenantsRoleNoReview(TenantsRole):
+    """The same N tenants with the access review off: the same work as kubectl's and
+    kubernetes.core's (they prove nothing either), to compare like with like."""
+
+    key = "tenants-role-no-review"
+    label = "tekton-cd, role `pipeline_accounts` with N tenants, access review off"
+
+    def command(self, run):
+        return [*super().command(run), "-e", "pipeline_accounts_access_review=false"]
+
+
 class EmptyPlaybook(Contender):
     """An empty play: what starting ansible-playbook costs before any task."""
 
@@ -258,7 +269,7 @@ class KubectlApply(Contender):
 
 def scaling_contenders() -> list[Contender]:
     """The scaling runs (N tenants): tekton-cd both ways, and the two fastest other forms."""
-    return [TenantsRole(), KubernetesCoreOneTask(), KubectlApply()]
+    return [TenantsRole(), TenantsRoleNoReview(), KubernetesCoreOneTask(), KubectlApply()]
 
 
 def default_contenders() -> list[Contender]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from benchmarks import report_run_wait, report_scaling
 from benchmarks.harness import PHASE_LABELS, PHASES, PhaseResult, Spread, TargetResults, breakdown
 from benchmarks.machine import Machine
+from benchmarks.requests_log import kinds_read_per_object
 from benchmarks.runwait import RunWaitResults
 from benchmarks.scaling import ScalingResults
 from benchmarks.targets import Check
@@ -362,12 +363,24 @@ def issue17_checks(results: TargetResults) -> list[Check]:
             f"{discovery} discovery request(s)" + ("" if discovery == 0 else f", {discovery} over"),
         )
     )
+    # A kind of several objects must be one LIST; one GET of a kind's only object costs the same one
+    # request and does not grow either (the scaling part shows the no-op's requests for N tenants).
+    per_object = {}
+    for record in noop.counted:
+        for resource, count in kinds_read_per_object(record.requests or []).items():
+            per_object[resource] = max(count, per_object.get(resource, 0))
     gets = summary.by_category.get("get", 0)
     found.append(
         Check(
             "`provision.yml`, no-op: a label-selected LIST per kind, no GET per object",
-            gets == 0,
-            f"{summary.describe()}" + ("" if gets == 0 else f"; {gets} GET(s) over"),
+            not per_object,
+            f"{summary.describe()}"
+            + (
+                f"; each of the {gets} GET(s) reads the one object of its kind a call reads"
+                if not per_object
+                else "; read object by object: "
+                + ", ".join(f"{count} GETs of {resource}" for resource, count in per_object.items())
+            ),
         )
     )
     return found

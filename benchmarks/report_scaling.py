@@ -12,7 +12,8 @@ from benchmarks.scaling import ScalingResults
 from benchmarks.targets import Check
 
 TENANTS_ROLE = "tenants-role"
-OURS = (TENANTS_ROLE,)
+TENANTS_ROLE_NO_REVIEW = "tenants-role-no-review"
+OURS = (TENANTS_ROLE, TENANTS_ROLE_NO_REVIEW)
 KUBECTL = "kubectl"
 KUBERNETES_CORE = "kubernetes-core-one-task"
 OBJECTS_PER_TENANT = 9
@@ -23,6 +24,8 @@ COMMANDS = {
     "per kind for all of them (one `k8s_namespace` call for the 2N namespaces, one `k8s_rbac` call "
     "for every Role and RoleBinding, ...) and one access review of every tenant's accounts, with one "
     "record. Access review on, as the role's default.",
+    TENANTS_ROLE_NO_REVIEW: "the same with `pipeline_accounts_access_review=false`: the same work as "
+    "the other tools', which prove nothing about the accounts either.",
     KUBERNETES_CORE: "one `kubernetes.core.k8s` task, `src:` one multi-document file of all N × 9 "
     "objects, server-side apply (benchmark venv)",
     KUBECTL: "`kubectl apply --server-side --field-manager=benchmark --validate=false -f` the same file",

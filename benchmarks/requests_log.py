@@ -107,3 +107,16 @@ def summarize(requests: list[Request]) -> RequestSummary:
 
 def between(requests: list[Request], start: float, end: float) -> list[Request]:
     return [request for request in requests if start <= request.time <= end]
+
+
+def kinds_read_per_object(requests: list[Request]) -> dict[str, int]:
+    """Resources read by more than one GET of a named object in one run (what reading object by
+    object looks like), as {"secrets": 3}; a kind whose one object is read by one GET is not."""
+    counts = Counter()
+    for request in requests:
+        if request.category == "get":
+            rest = _resource_segments(request.path) or []
+            if rest[:1] == ["namespaces"] and len(rest) >= 4:
+                rest = rest[2:]
+            counts[rest[0]] += 1
+    return {resource: count for resource, count in sorted(counts.items()) if count > 1}

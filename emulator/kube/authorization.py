@@ -23,6 +23,7 @@ class AccessControl:
         self.tokens = tokens
         self.clock = clock
         self.authorizer = Authorizer(self._rbac_objects, self._rbac_lookup)
+        self._review_fields: dict[tuple, list[dict]] = {}  # managedFields of a review, by its shape
 
     def _rbac_objects(self, plural: str) -> list[dict]:
         return list(self.store.objects_of(RBAC_GROUP, plural).values())
@@ -179,12 +180,19 @@ class AccessControl:
             "spec": copy.deepcopy(body.get("spec") or {}),
             "status": status,
         }
-        node = object_node(rtype.kind, rtype.schema, rtype.crd_name is not None)
-        record = {"spec": answer["spec"]}
-        ssa.record_update({}, record, ctx.manager, rtype.api_version, self.clock.stamp(), node, True)
-        managed = (record.get("metadata") or {}).get("managedFields")
+        now = self.clock.stamp()
+        # A review's managedFields depend on which fields its spec sets, not on their values: a
+        # thousand questions of one shape are recorded once (the access review asks that many).
+        key = (rtype.kind, rtype.api_version, ctx.manager, _field_shape(answer["spec"]))
+        managed = self._review_fields.get(key)
+        if managed is None:
+            node = object_node(rtype.kind, rtype.schema, rtype.crd_name is not None)
+            record = {"spec": copy.deepcopy(answer["spec"])}
+            ssa.record_update({}, record, ctx.manager, rtype.api_version, now, node, True)
+            managed = (record.get("metadata") or {}).get("managedFields") or []
+            self._review_fields[key] = managed
         if managed:
-            answer["metadata"]["managedFields"] = managed
+            answer["metadata"]["managedFields"] = [{**entry, "time": now} for entry in managed]
         return answer
 
 
@@ -207,3 +215,13 @@ def denial_message(identity: Identity, attrs: Attributes) -> str:
 def go_nil(value):
     """How Go prints a nil value in field errors."""
     return exceptions.GoText("null") if value is None else value
+
+
+def _field_shape(value):
+    """What fieldsV1 can depend on: a map's keys (recursively), a list as it is (its items may be
+    set members or map keys); scalar values of a map's fields do not matter."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, _field_shape(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return ("list", repr(value))
+    return value is None  # a null may be dropped, not recorded

@@ -93,6 +93,11 @@ class ClusterState:
         ]
         # Added controllers (the workload simulator, Tekton) run after the built-in ones.
         self.controllers: list[Callable[[ClusterState], bool]] = []
+        # What reconcile has seen: events up to this resourceVersion; the controllers that said
+        # work was pending; whether time passed (mark_dirty), which every controller must see.
+        self._reconciled_version = 0
+        self._pending_controllers: set[int] = set()
+        self._forced = True
         self._bootstrap()
 
     # ------------------------------------------------------------------ bootstrap
@@ -187,6 +192,7 @@ class ClusterState:
 
     def mark_dirty(self) -> None:
         """Make the next `reconcile` run every controller (time passed, a control changed)."""
+        self._forced = True
         self.store.dirty = True
 
     # Kept for callers written against the single-class state.
@@ -196,6 +202,7 @@ class ClusterState:
 
     @_dirty.setter
     def _dirty(self, value: bool) -> None:
+        self._forced = self._forced or value
         self.store.dirty = value
 
     def _bucket(self, rtype: ResourceType) -> dict[tuple[str, str], dict]:
@@ -313,12 +320,31 @@ class ClusterState:
     def reconcile(self) -> bool:
         """Run what the controllers would do now. Returns True when work is still pending later
         (e.g. a namespace whose finalization delay has not passed yet)."""
-        pending = False
         for _ in range(MAX_RECONCILE_PASSES):
             if not self.store.dirty:
                 break
             self.store.dirty = False
-            pending = False
+            forced, self._forced = self._forced, False
+            events = self.store.events_after(self._reconciled_version)
+            self._reconciled_version = self.store.current_resource_version
             for controller in self.builtin_controllers + list(self.controllers):
-                pending = bool(controller(self)) or pending
-        return pending or self.store.dirty
+                if not (
+                    forced
+                    or events is None
+                    or id(controller) in self._pending_controllers
+                    or _concerned(controller, events)
+                ):
+                    continue  # as a real controller's informers, it only wakes for what it watches
+                if controller(self):
+                    self._pending_controllers.add(id(controller))
+                else:
+                    self._pending_controllers.discard(id(controller))
+        return bool(self._pending_controllers) or self.store.dirty
+
+
+def _concerned(controller, events) -> bool:
+    """Whether any of `events` is one `controller` reacts to; one without `concerns` sees all."""
+    concerns = getattr(controller, "concerns", None)
+    if concerns is None:
+        return bool(events)
+    return any(concerns(event) for event in events)

@@ -185,6 +185,13 @@ class Store:
             "items": shown,
         }
 
+    def events_after(self, resource_version: int) -> list[WatchEvent] | None:
+        """Every event newer than `resource_version`, oldest first; None when some were trimmed."""
+        if self.events and self.events[0].resource_version > resource_version + 1:
+            return None
+        start = bisect.bisect_right(self.events, resource_version, key=lambda e: e.resource_version)
+        return self.events[start:]
+
     def events_since(self, rtype: ResourceType, namespace: str, resource_version: int) -> list[WatchEvent]:
         oldest = self.events[0].resource_version if self.events else self.current_resource_version + 1
         if resource_version and resource_version < oldest - 1 and self.current_resource_version > MAX_EVENTS:

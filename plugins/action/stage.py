@@ -171,8 +171,13 @@ class ActionModule(HandlerAction):
             outcome = self.run_module(call["module"], args, task_vars, validated=validated, invocation=False)
             outcome.update(_times(started, time.time()))
             warnings.extend(outcome.pop("warnings", None) or [])
-            diff = outcome.get("diff")
-            diffs.extend(diff if isinstance(diff, list) else [diff] if diff else [])
+            # Diffs are big (every object before and after) and only shown in diff mode: a stage of
+            # 50 tenants would otherwise hand Ansible megabytes it has to copy and never shows.
+            if self._task.diff:
+                diff = outcome.get("diff")
+                diffs.extend(diff if isinstance(diff, list) else [diff] if diff else [])
+            else:
+                outcome.pop("diff", None)
             results[call["id"] or call["name"]] = {**entry, **outcome}
             if outcome.get("failed"):
                 progress(f"failed: {call['name']}")

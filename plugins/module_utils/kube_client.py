@@ -108,10 +108,13 @@ class Credentials:
     token_provider: object = field(default=None, repr=False)  # () -> token, for exec/auth providers
     kubeconfig: object = field(default=None, repr=False)  # the kubeconfig used: path(s) or dict
     context: str | None = None  # its context, when one was named
+    # Twin connections (KubeClient.connections) ask from several threads; an exec plugin runs once.
+    _provider_lock: object = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def authorization(self):
         if self.token_provider is not None:
-            token = self.token_provider()
+            with self._provider_lock:
+                token = self.token_provider()
         elif self.token_file:
             with open(self.token_file) as handle:
                 token = handle.read().strip()
@@ -156,8 +159,7 @@ def shared_connections():
     finally:
         clients, _shared.clients = _shared.clients, None
         for client in clients.values():
-            if client._connection is not None:
-                client._connection.close()
+            client.close()
 
 
 class KubeClient:
@@ -170,6 +172,25 @@ class KubeClient:
         self._ssl_context = None
         self._discovery = None
         self._api_client = None
+        self._twins = []
+
+    def connections(self, count):
+        """This client and ``count - 1`` twins (the same credentials, TLS context and discovery
+        cache, each its own connection) for work spread over threads, one client per thread. The
+        twins are kept for the next call and closed with this client."""
+        if self._ssl_context is None and urlsplit(self.server).scheme == "https":
+            self._ssl_context = self._make_ssl_context()
+        while len(self._twins) < count - 1:
+            twin = KubeClient(self.credentials)
+            twin._ssl_context, twin._discovery = self._ssl_context, self._discovery_cache()
+            self._twins.append(twin)
+        return [self, *self._twins[: count - 1]]
+
+    def close(self):
+        for client in (self, *self._twins):
+            if client._connection is not None:
+                client._connection.close()
+                client._connection = None
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -396,6 +417,16 @@ class KubeClient:
             if "/" not in item.get("name", "/") and item.get("kind")
         }
 
+    def server_version(self):
+        """The API server's /version answer ({gitVersion, ...}), from the discovery cache while it is
+        trusted (DISCOVERY_TRUST_SECONDS), else one GET: a re-run soon after asks nothing."""
+        cache = self._discovery_cache()
+        version = cache.server_version(max_age=DISCOVERY_TRUST_SECONDS)
+        if version is None:
+            version = self.request_json("GET", "/version", action="read", target="the API server's version")
+            cache.store_server_version(version)
+        return version
+
     def serves(self, api_version):
         """Whether the server serves this group/version; a recent list of groups is trusted."""
         cache = self._discovery_cache()
@@ -549,6 +580,16 @@ class DiscoveryCache:
         if time.time() - self.data.get("served_at", 0) > max_age:
             return None
         return self.data.get("served") or []
+
+    def server_version(self, max_age):
+        """The cached /version answer, or None when there is none this recent."""
+        if time.time() - self.data.get("version_at", 0) > max_age:
+            return None
+        return self.data.get("version")
+
+    def store_server_version(self, version):
+        self.data["version"], self.data["version_at"] = version, time.time()
+        self._save()
 
     def store_served(self, served):
         self.data["served"], self.data["served_at"] = sorted(served), time.time()

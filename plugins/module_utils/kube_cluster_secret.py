@@ -174,13 +174,15 @@ def ensure_present(service, entries, *, cluster_name, force_conflicts, now):
     warnings = service.require_namespaces([secret_ref(entry) for entry in present], live, failure=lambda ns: (
         f"Cannot create {object_ref('Secret', next(e['name'] for e in present if e['namespace'] == ns), ns)}"
         ": the namespace does not exist; create it first (module k8s_namespace)."))
-    outcomes = []
-    for (_where, entry), account in zip(entries, accounts, strict=True):
+
+    def ensure(on, pair):
+        (_where, entry), account = pair
         if account is None:
-            outcomes.append(_awaiting_account(entry))
-        else:
-            outcomes.append(_ensure_one(service, entry, account, live.of(secret_ref(entry)),
-                                        cluster_name=cluster_name, force_conflicts=force_conflicts, now=now))
+            return _awaiting_account(entry)
+        return _ensure_one(on, entry, account, live.of(secret_ref(entry)), cluster_name=cluster_name,
+                           force_conflicts=force_conflicts, now=now)
+
+    outcomes = service.map_concurrently(ensure, zip(entries, accounts, strict=True))
     if warnings and outcomes:
         outcomes[0]["warnings"] = warnings + outcomes[0]["warnings"]
     return outcomes

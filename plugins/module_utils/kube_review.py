@@ -27,8 +27,6 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_runner imp
 REVIEW_API = "authorization.k8s.io/v1"
 AUTHENTICATED = "system:authenticated"
 QUESTION_KEYS = ("verb", "resource", "group", "subresource", "namespace", "name")
-PARALLEL_BELOW = 6
-PARALLEL_CONNECTIONS = 4
 RBAC_API = "rbac.authorization.k8s.io/v1"
 RBAC_KINDS = ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 RECORD_LABELS = {"app.kubernetes.io/part-of": "tekton-cd", "app.kubernetes.io/component": "access-review"}
@@ -76,7 +74,7 @@ def review_access(params, check_mode):
                        for question, (_user, _groups, action) in questions.items()}
             return report(params, plans, answers, reviewed=False, **extra)
 
-    result = report(params, plans, answer_all(params, check_mode, questions, service), reviewed=True, **extra)
+    result = report(params, plans, answer_all(questions, service), reviewed=True, **extra)
     if record is not None and not result.get("failed") and not check_mode:
         warning = remember_review(service, record, extra["fingerprint"], questions_digest(plans))
         if warning:
@@ -244,30 +242,12 @@ def ask(service, user, groups, action):
     return bool(status.get("allowed")) and not status.get("denied"), reason
 
 
-def answer_all(params, check_mode, questions, service):
+def answer_all(questions, service):
     """Answers to the distinct questions ({question: (user, groups, action)}), as
-    {question: (allowed, reason)}.
-
-    There is no batch review API: each question is one request. Below PARALLEL_BELOW of them go one
-    after the other over ``service``'s kept-alive connection; more are spread over
-    PARALLEL_CONNECTIONS connections, which cuts the wall time on a distant API server (a round trip
-    each) several fold.
-    """
-    if len(questions) < PARALLEL_BELOW:
-        return {question: ask(service, *asked) for question, asked in questions.items()}
-
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    local = threading.local()
-
-    def answer(asked):
-        if not hasattr(local, "service"):
-            local.service = connect_service(params, check_mode)  # a connection is not thread-safe
-        return ask(local.service, *asked)
-
-    with ThreadPoolExecutor(max_workers=PARALLEL_CONNECTIONS) as pool:
-        return dict(zip(questions, pool.map(answer, questions.values()), strict=True))
+    {question: (allowed, reason)}. There is no batch review API: each question is one request, and
+    many of them are spread over several connections (KubeService.map_concurrently)."""
+    answers = service.map_concurrently(lambda on, asked: ask(on, *asked), questions.values())
+    return dict(zip(questions, answers, strict=True))
 
 
 def _question(user, groups, action):

@@ -9,6 +9,7 @@
     service.missing_namespaces(objects, live)            #   namespaces to create first
     changes = service.apply_all(objects, live=live)      #   then no second read
     service.get("v1", "Secret", "name", "ns")            # dict or None
+    results = service.map_concurrently(work, items)      # work(service, item) on several connections
     service.list("v1", "Secret", "ns", label_selector="app=x")
     service.create(token_request, subresource_of=("v1", "ServiceAccount", "builder"))
     service.update("v1", "ServiceAccount", "builder", "ns", mutate)   # GET + PUT, re-read on 409
@@ -39,6 +40,10 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors imp
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_retry import retry_on_conflict
 
 FIELD_MANAGER = "tekton-cd"
+# Many writes (or access review questions) of one call go over this many connections at once;
+# fewer than PARALLEL_FROM go one after the other over the one connection.
+PARALLEL_CONNECTIONS = 4
+PARALLEL_FROM = 3
 HIDDEN = "<hidden>"
 HIDDEN_CHANGED = "<hidden, changed>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -248,6 +253,40 @@ class KubeService:
         """A KubeService on the same connection that writes under another field manager."""
         return KubeService(self.client, check_mode=self.check_mode, field_manager=field_manager)
 
+    def _on(self, client):
+        """This service on another connection to the same server, sharing what it has learnt."""
+        twin = KubeService(client, check_mode=self.check_mode, field_manager=self.field_manager)
+        twin.absent_namespaces = self.absent_namespaces
+        twin._forbidden_cluster_wide = self._forbidden_cluster_wide
+        return twin
+
+    def map_concurrently(self, work, items):
+        """``[work(service, item) for item in items]``, in order, where ``service`` is this service or
+        a twin of it on a connection of its own. From PARALLEL_FROM items on they are spread over
+        PARALLEL_CONNECTIONS connections: an API server answers them in parallel, so many writes or
+        questions take a fraction of the time one round trip after another takes. Every item is
+        worked on; the error of the first that failed (in order) is raised then."""
+        items = list(items)
+        if len(items) < PARALLEL_FROM:
+            return [work(self, item) for item in items]
+        import queue
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        free = queue.SimpleQueue()
+        for client in self.client.connections(PARALLEL_CONNECTIONS):
+            free.put(self if client is self.client else self._on(client))
+        mine = threading.local()  # a connection is not thread-safe: each thread keeps its own
+
+        def run(item):
+            if not hasattr(mine, "service"):
+                mine.service = free.get_nowait()
+            return work(mine.service, item)
+
+        with ThreadPoolExecutor(max_workers=PARALLEL_CONNECTIONS) as pool:
+            futures = [pool.submit(run, item) for item in items]
+        return [future.result() for future in futures]
+
     def resource(self, api_version, kind):
         return self.client.resource(api_version, kind)
 
@@ -388,12 +427,30 @@ class KubeService:
 
     def apply_all(self, objects, *, force_conflicts=False, label_selector=None, live=None):
         """Apply several objects; the live state is read with read_all unless ``live`` (what
-        read_all returned for them) is given. Returns one Change per object, in order."""
+        read_all returned for them) is given. Returns one Change per object, in order. Only what
+        differs is sent, kind after kind, each kind's writes at once (map_concurrently)."""
         objects = [strip_none(obj) for obj in objects]
         if live is None:
             live = self.read_all(objects, label_selector=label_selector)
-        return [self.apply(obj, force_conflicts=force_conflicts, live=live.of(obj), live_known=True)
-                for obj in objects]
+        changes = [None] * len(objects)
+        writes = {}
+        for index, obj in enumerate(objects):
+            current = live.of(obj)
+            if obj["metadata"].get("namespace") not in self.absent_namespaces and is_noop(
+                    obj, current, self.field_manager):
+                changes[index] = Change(False, current, current)
+            else:
+                writes.setdefault((obj["apiVersion"], obj["kind"]), []).append(index)
+
+        def write(service, index):
+            return service.apply(objects[index], force_conflicts=force_conflicts,
+                                 live=live.of(objects[index]), live_known=True)
+
+        # Kind after kind, in the order they first come (a Role before the RoleBindings of it).
+        for indexes in writes.values():
+            for index, change in zip(indexes, self.map_concurrently(write, indexes), strict=True):
+                changes[index] = change
+        return changes
 
     def missing_namespaces(self, objects, live):
         """The namespaces ``objects`` go into that do not exist, in sorted order. Only those holding

@@ -11,7 +11,8 @@ Detection costs nothing with a warm discovery cache when tekton.dev/v1 is served
 core's cached list of API groups answers), else one GET of /apis/tekton.dev, which also names the
 older versions an outdated install serves. The release comes from the ``pipelines-info``
 ConfigMap, which Tekton's own RBAC lets every authenticated user read; ``feature-flags`` may not be
-readable, in which case the validator assumes the current release's defaults and says so.
+readable, in which case the validator assumes the current release's defaults and says so. Both
+come from one label-selected LIST where it is allowed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors imp
 GROUP = "tekton.dev"
 TRIGGERS_GROUP = "triggers.tekton.dev"
 TEKTON_NAMESPACE = "tekton-pipelines"
+TEKTON_CONFIG_SELECTOR = "app.kubernetes.io/part-of=tekton-pipelines"  # on every ConfigMap of the release
 # Tekton Pipelines v0.43.0 set `served: true` on the tekton.dev/v1 versions of its CRDs; v0.42 and
 # earlier declare v1 but serve only v1beta1.
 FIRST_V1_RELEASE = "v0.43.0"
@@ -84,14 +86,33 @@ def detect(service, namespace=TEKTON_NAMESPACE, *, fresh=False, with_triggers=Fa
     Triggers API missing from cached discovery is really not served."""
     found = TektonInstall(api_versions=served_versions(service.client, GROUP, fresh=fresh))
     if found.api_versions:
-        info = _readable_config_map(service, "pipelines-info", namespace)
-        found.release = ((info or {}).get("data") or {}).get("version") or None
-        flags = _readable_config_map(service, "feature-flags", namespace)
+        configs = _tekton_config_maps(service, namespace, ("pipelines-info", "feature-flags"))
+        found.release = ((configs["pipelines-info"] or {}).get("data") or {}).get("version") or None
+        flags = configs["feature-flags"]
         found.feature_flags = dict(flags.get("data") or {}) if flags is not None else None
     if with_triggers:
         found.triggers = served_versions(
             service.client, TRIGGERS_GROUP, fresh=fresh, confirm_absence=with_triggers == "required"
         )
+    return found
+
+
+def _tekton_config_maps(service, namespace, names):
+    """{name: ConfigMap, or None when absent or not readable} of Tekton's own ConfigMaps: one LIST
+    of the namespace by the label Tekton's release gives them all, then a GET of any it missed.
+    Where that LIST is Forbidden (everyone may read pipelines-info, few may list the namespace), a
+    GET of each."""
+    found = {}
+    try:
+        for item in service.list("v1", "ConfigMap", namespace, label_selector=TEKTON_CONFIG_SELECTOR):
+            if item["metadata"]["name"] in names:
+                found[item["metadata"]["name"]] = item
+    except KubeError as exc:
+        if exc.status != 403:
+            raise
+    for name in names:
+        if name not in found:
+            found[name] = _readable_config_map(service, name, namespace)
     return found
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: k8s_cluster_info
-short_description: Find the Kubernetes API server the connection options lead to, and check it answers
+short_description: Find the Kubernetes API server the connection options lead to, and its version
 description:
   - Resolves the connection options the way every module of this collection does (O(kubeconfig),
     else O(host), else the pod's service account inside a cluster, else C($KUBECONFIG) or
     C(~/.kube/config)), asks the API server for its version, and returns where the credentials came
     from and the options that lead to the same server, for later tasks (RV(connection)).
-  - Shows which kubeconfig (and context) the run works with and what the API server answered, as
-    one line while the task runs (C(HOST | Using the kubeconfig ...)).
+  - The version is kept with the discovery cache (C(~/.cache/tekton-cd)) for 10 minutes, as the list
+    of served APIs is. A run soon after another asks nothing here, and credentials that stopped
+    working are then reported by the first task that reads, before anything is written.
+  - Shows which kubeconfig (and context) the run works with and the API server's version, as one
+    line while the task runs (C(HOST | Using the kubeconfig ...)).
   - Changes nothing; runs in check mode too.
 version_added: "0.2.0"
 author: tekton-cd maintainers (@tekton-cd)
@@ -105,7 +108,7 @@ def ensure(params, check_mode, progress):
         if params["required"]:
             raise
         return {"changed": False, "found": False}
-    version = client.request_json("GET", "/version", action="read", target="the API server's version")
+    version = client.server_version()
     credentials = client.credentials
     connection = {name: params[name] for name in sorted(CONNECTION_OPTION_NAMES)
                   if params.get(name) is not None}
@@ -115,7 +118,7 @@ def ensure(params, check_mode, progress):
     kubernetes_version = (version or {}).get("gitVersion", "")
     context = f"context {credentials.context}" if credentials.context else "(its current context)"
     progress(f"Using the kubeconfig {path or credentials.source} {context}. "
-             f"Its API server {credentials.server} answers (Kubernetes {kubernetes_version}).")
+             f"Its API server {credentials.server} runs Kubernetes {kubernetes_version}.")
     return {
         "changed": False,
         "found": True,

@@ -249,8 +249,9 @@ def ensure(params, check_mode):
     else:
         desired = [desired_namespace(item) for item in items]
         live = service.read_all(desired)  # one request: a GET for one namespace, a LIST for several
-        outcomes = [establish(service, item, body, live.of(body), params)
-                    for item, body in zip(items, desired, strict=True)]
+        outcomes = service.map_concurrently(
+            lambda on, pair: establish(on, pair[0], pair[1], live.of(pair[1]), params),
+            zip(items, desired, strict=True))
     return changes_result([change for change, _project in outcomes],
                           list_form=params["namespaces"] is not None,
                           openshift_project=any(project for _change, project in outcomes))

@@ -367,18 +367,27 @@ def establish(service, specs, force_conflicts):
     warnings += [f"{what} (yet): the objects concerned are shown as they would be sent; a real run fails "
                  "unless an earlier task creates it." for what in missing_roles]
     outcomes = [{} for _spec in specs]
-    for outcome, (role, _binding) in zip(outcomes, planned, strict=True):
-        if role is not None:
-            outcome["role"] = service.apply(role, force_conflicts=force_conflicts, live=live.of(role),
-                                            live_known=True)
-    for outcome, (_role, binding) in zip(outcomes, planned, strict=True):
-        current = live.of(binding) if binding is not None else None
+    roles = [(outcome, role) for outcome, (role, _binding) in zip(outcomes, planned, strict=True) if role]
+    bindings = [(outcome, binding) for outcome, (_role, binding) in zip(outcomes, planned, strict=True)
+                if binding]
+
+    def ensure_role(on, entry):
+        outcome, role = entry
+        outcome["role"] = on.apply(role, force_conflicts=force_conflicts, live=live.of(role), live_known=True)
+
+    def ensure_binding(on, entry):
+        outcome, binding = entry
+        current = live.of(binding)
         if current is not None and not same_role_ref(current, binding):
-            outcome["binding"] = _replace(service, current, binding, force_conflicts)
+            outcome["binding"] = _replace(on, current, binding, force_conflicts)
             outcome["replaced"] = True
-        elif binding is not None:
-            outcome["binding"] = service.apply(binding, force_conflicts=force_conflicts, live=current,
-                                               live_known=True)
+        else:
+            outcome["binding"] = on.apply(binding, force_conflicts=force_conflicts, live=current,
+                                          live_known=True)
+
+    # Every role first: binding a role takes the rules it grants (unless one may "bind" it).
+    service.map_concurrently(ensure_role, roles)
+    service.map_concurrently(ensure_binding, bindings)
     return outcomes, warnings
 
 

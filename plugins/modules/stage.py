@@ -153,6 +153,7 @@ results:
       order, as the module's own task would have returned it, with C(name) and C(module) added.
     - A call that ran has C(start), C(end) (local time, as the command module gives them) and
       C(delta); a skipped call has C(skipped=true) and C(skip_reason).
+    - A call's C(diff) is kept in diff mode only (C(--diff)), as are the stage's own.
   returned: always
   type: dict
 task:

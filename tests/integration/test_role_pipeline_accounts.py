@@ -145,6 +145,7 @@ def test_converges_and_the_review_passes(converged):
         "Ensure the deployer's cluster-credential secret holds a current token",
     ]
     assert play.task(REVIEW_TASK).status == "ok"
+    assert play.task("Ensure the pipeline and application namespaces exist").result["diff"]  # --diff
 
 
 def test_no_token_or_credential_reaches_the_output(cluster, converged):
@@ -167,6 +168,8 @@ def test_second_run_changes_nothing_and_writes_nothing(cluster, converged, tmp_p
     assert second.rc == 0, second.stdout
     assert [task.name for task in second.changed] == []
     assert snapshot(cluster, pipeline, app) == before
+    # Without --diff the calls' diffs are left out of the stage's result, not handed to Ansible.
+    assert [task.name for task in [*second.tasks, *second.steps] if "diff" in task.result] == []
     writes = state_writes(controls) if controls is not None else []
 
     checked = apply_role(tmp_path / "check", variables, check=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.harness import RunRecord, task_times
-from benchmarks.requests_log import Request, categorize, summarize
+from benchmarks.requests_log import Request, categorize, kinds_read_per_object, summarize
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,17 @@ def test_a_task_owns_the_requests_received_while_it_ran_and_its_overhead_is_the_
     one, two = task_times(record)
     assert (one.requests, two.requests) == (2, 0)
     assert one.overhead == pytest.approx(0.3)
+
+
+def test_reading_object_by_object_is_told_apart_from_one_get_of_a_kinds_only_object():
+    requests = [Request(0, "GET", path) for path in (
+        "/api/v1/namespaces/ci/secrets/a",
+        "/api/v1/namespaces/app/secrets/b",  # another namespace, the same kind
+        "/api/v1/namespaces/ci/serviceaccounts",  # a LIST
+        "/api/v1/namespaces/ci/serviceaccounts/deployer",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin",
+        "/api/v1/namespaces/ci",
+        "/version",
+    )]
+    assert kinds_read_per_object(requests) == {"secrets": 2}
+    assert kinds_read_per_object(requests[2:]) == {}

@@ -171,6 +171,35 @@ def test_served_groups_are_trusted_while_fresh(api):
     assert api.count("/apis") == 2
 
 
+def test_the_server_version_is_kept_with_discovery_while_it_is_trusted(api):
+    api.on("GET", "/version", (200, {}, {"major": "1", "minor": "28", "gitVersion": "v1.28.7"}))
+    assert client_for(api).server_version()["gitVersion"] == "v1.28.7"
+    again = client_for(api)  # a later run: only the cache file carries over
+    assert again.server_version()["gitVersion"] == "v1.28.7" and again.request_count == 0
+    cache_file = again.discovery_cache_file
+    with open(cache_file) as handle:
+        data = json.load(handle)
+    data["version_at"] -= kube_client.DISCOVERY_TRUST_SECONDS + 1
+    with open(cache_file, "w") as handle:
+        json.dump(data, handle)
+    api.on("GET", "/version", (200, {}, {"major": "1", "minor": "29", "gitVersion": "v1.29.2"}))
+    assert client_for(api).server_version()["gitVersion"] == "v1.29.2"
+    assert api.count("/version") == 2
+
+
+def test_twin_connections_share_the_discovery_and_close_with_their_client(api):
+    client = client_for(api)
+    client.resource("v1", "Secret")
+    first, *twins = client.connections(3)
+    assert first is client and len(twins) == 2 and client.connections(3)[1:] == twins
+    for twin in twins:
+        assert twin.resource("v1", "Secret").plural == "secrets" and twin.request_count == 0
+        twin.request_json("GET", "/api/v1", action="read", target="the core API")
+    assert all(twin._connection is not None for twin in twins)
+    client.close()
+    assert all(twin._connection is None for twin in twins)
+
+
 def test_a_resource_is_found_by_group_and_plural_as_rbac_names_it(api):
     api.on("GET", "/apis/rbac.authorization.k8s.io/v1", (200, {}, {"kind": "APIResourceList", "resources": [
         {"name": "clusterroles", "kind": "ClusterRole", "namespaced": False},

@@ -280,3 +280,57 @@ def test_read_all_lists_each_namespace_where_listing_across_them_is_forbidden(cl
         assert scoped.client.request_count - before == 2  # the 403 is remembered for the kind
     finally:
         service.delete("v1", "Namespace", other)
+
+
+def test_apply_all_spreads_many_writes_over_several_connections_and_keeps_their_order(cluster, service,
+                                                                                     namespace):
+    objects = [*accounts(namespace, 12), config_map(namespace)]
+    changes = service.apply_all(objects)
+    assert [c.changed for c in changes] == [True] * 13
+    assert [c.after["metadata"]["name"] for c in changes] == [f"sa{i}" for i in range(12)] + ["cm"]
+    twins = service.client.connections(4)[1:]
+    assert sum(twin.request_count for twin in twins) > 0  # not all over the one connection
+    assert service.apply_all(objects)[5].changed is False
+    if cluster.controls:
+        cluster.controls.reset()
+        assert [c.changed for c in service.apply_all(objects)] == [False] * 13
+        assert cluster.controls.writes() == []
+
+
+def test_map_concurrently_works_on_every_item_and_raises_the_first_failure_in_order(service):
+    done = []
+
+    def work(_on, item):
+        if item in (3, 7):
+            raise KubeError(f"item {item} failed")
+        done.append(item)
+        return item * 10
+
+    assert service.map_concurrently(lambda _on, item: item * 10, range(9)) == [i * 10 for i in range(9)]
+    with pytest.raises(KubeError, match="item 3 failed"):
+        service.map_concurrently(work, range(9))
+    assert sorted(done) == [0, 1, 2, 4, 5, 6, 8]
+
+
+def test_tekton_is_detected_with_one_list_of_its_config_maps_or_a_get_each_where_that_is_forbidden(
+        cluster, service, namespace, tmp_path, monkeypatch):
+    from ansible_collections.tekton_cd.pipeline.plugins.module_utils.tekton_cluster import detect
+
+    detect(service)  # discovery, so that only the reads below are counted
+    before = service.client.request_count
+    found = detect(service)
+    if cluster.is_emulated:
+        assert service.client.request_count - before == 1  # pipelines-info and feature-flags, one LIST
+        assert found.release == "v1.15.0" and found.feature_flags["enable-api-fields"] == "beta"
+    else:  # Tekton's CRDs without its ConfigMaps: the LIST finds none, a GET of each confirms it
+        assert service.client.request_count - before == 3
+
+    service.apply(named_account(namespace, "viewer"))
+    token, _expires = service.request_token("viewer", namespace, lifetime=600)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "scoped-cache"))
+    scoped = KubeService(connect({"kubeconfig": cluster.kubeconfig_with_token(token)}))
+    detect(scoped)
+    before = scoped.client.request_count
+    found = detect(scoped)
+    assert scoped.client.request_count - before == 3  # the LIST's 403, then a GET of each ConfigMap
+    assert found.feature_flags is None and "v1" in found.api_versions

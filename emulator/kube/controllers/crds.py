@@ -22,6 +22,10 @@ def established(crd: dict) -> bool:
 
 
 class CRDController:
+    @staticmethod
+    def concerns(event) -> bool:
+        return event.key == ("apiextensions.k8s.io", "customresourcedefinitions")
+
     def __call__(self, state) -> bool:
         store = state.store
         crds = state.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")

@@ -11,6 +11,14 @@ from emulator.kube.storage import order_metadata
 
 
 class GarbageCollector:
+    @staticmethod
+    def concerns(event) -> bool:
+        """Only a deletion, an object being deleted, or one with owners can leave it work."""
+        metadata = event.obj["metadata"]
+        return event.type == "DELETED" or bool(
+            metadata.get("deletionTimestamp") or metadata.get("ownerReferences")
+        )
+
     def __call__(self, state) -> bool:
         store = state.store
         index = store.all_by_uid()

@@ -16,6 +16,11 @@ class NamespaceLifecycle:
         self.finalize_delay = finalize_delay
         self._deleted_at: dict[str, float] = {}  # name -> monotonic time of the deletion
 
+    @staticmethod
+    def concerns(event) -> bool:
+        # A terminating namespace keeps it pending (so it runs anyway) until its content is gone.
+        return event.key == ("", "namespaces")
+
     def terminating(self, name: str) -> None:
         """Called by the write path when a namespace is deleted."""
         self._deleted_at[name] = time.monotonic()

@@ -9,6 +9,10 @@ PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection"
 
 
 class PVCProtection:
+    @staticmethod
+    def concerns(event) -> bool:
+        return event.key in (("", "persistentvolumeclaims"), ("", "pods"))
+
     def __call__(self, state) -> bool:
         store = state.store
         claims, pods = (

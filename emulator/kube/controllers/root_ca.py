@@ -15,6 +15,12 @@ KUBE_ROOT_CA_DESCRIPTION = (
 
 
 class RootCAPublisher:
+    @staticmethod
+    def concerns(event) -> bool:
+        return event.key == ("", "namespaces") or (
+            event.key == ("", "configmaps") and event.type == "DELETED"
+        )
+
     def __call__(self, state) -> bool:
         if not state.ca_pem:
             return False

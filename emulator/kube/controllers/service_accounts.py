@@ -6,6 +6,12 @@ from emulator.kube.context import system
 
 
 class DefaultServiceAccounts:
+    @staticmethod
+    def concerns(event) -> bool:
+        return event.key == ("", "namespaces") or (
+            event.key == ("", "serviceaccounts") and event.type == "DELETED"
+        )
+
     def __call__(self, state) -> bool:
         namespaces = state.registry.get("", "v1", "namespaces")
         accounts = state.registry.get("", "v1", "serviceaccounts")
