@@ -154,6 +154,15 @@ def test_an_api_that_is_not_served_names_the_component(api):
     assert "does not serve Pipeline in tekton.dev/v1; install Tekton Pipelines" in error.value.msg
 
 
+def outdate(cache_file, stamp):
+    """Make one part of a discovery cache file older than it is trusted."""
+    with open(cache_file) as handle:
+        data = json.load(handle)
+    data[stamp] -= kube_client.DISCOVERY_TRUST_SECONDS + 1
+    with open(cache_file, "w") as handle:
+        json.dump(data, handle)
+
+
 def test_served_groups_are_trusted_while_fresh(api):
     client = client_for(api)
     assert client.serves("rbac.authorization.k8s.io/v1")
@@ -161,12 +170,7 @@ def test_served_groups_are_trusted_while_fresh(api):
     assert api.count("/apis") == 1
     assert not client_for(api).serves("project.openshift.io/v1")
     assert api.count("/apis") == 1
-    cache_file = client.discovery_cache_file
-    with open(cache_file) as handle:
-        data = json.load(handle)
-    data["served_at"] -= kube_client.DISCOVERY_TRUST_SECONDS + 1
-    with open(cache_file, "w") as handle:
-        json.dump(data, handle)
+    outdate(client.discovery_cache_file, "served_at")
     client_for(api).serves("project.openshift.io/v1")
     assert api.count("/apis") == 2
 
@@ -176,12 +180,7 @@ def test_the_server_version_is_kept_with_discovery_while_it_is_trusted(api):
     assert client_for(api).server_version()["gitVersion"] == "v1.28.7"
     again = client_for(api)  # a later run: only the cache file carries over
     assert again.server_version()["gitVersion"] == "v1.28.7" and again.request_count == 0
-    cache_file = again.discovery_cache_file
-    with open(cache_file) as handle:
-        data = json.load(handle)
-    data["version_at"] -= kube_client.DISCOVERY_TRUST_SECONDS + 1
-    with open(cache_file, "w") as handle:
-        json.dump(data, handle)
+    outdate(again.discovery_cache_file, "version_at")
     api.on("GET", "/version", (200, {}, {"major": "1", "minor": "29", "gitVersion": "v1.29.2"}))
     assert client_for(api).server_version()["gitVersion"] == "v1.29.2"
     assert api.count("/version") == 2
