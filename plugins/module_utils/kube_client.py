@@ -178,11 +178,10 @@ class KubeClient:
         """This client and ``count - 1`` twins (the same credentials, TLS context and discovery
         cache, each its own connection) for work spread over threads, one client per thread. The
         twins are kept for the next call and closed with this client."""
-        if self._ssl_context is None and urlsplit(self.server).scheme == "https":
-            self._ssl_context = self._make_ssl_context()
+        tls = self._tls_context() if urlsplit(self.server).scheme == "https" else None
         while len(self._twins) < count - 1:
             twin = KubeClient(self.credentials)
-            twin._ssl_context, twin._discovery = self._ssl_context, self._discovery_cache()
+            twin._ssl_context, twin._discovery = tls, self._discovery_cache()
             self._twins.append(twin)
         return [self, *self._twins[: count - 1]]
 
@@ -203,10 +202,8 @@ class KubeClient:
         # Through a proxy: connect to it and tunnel (CONNECT) to the API server.
         target_host, target_port = (proxy.hostname, proxy.port or 80) if proxy else (host, port)
         if parts.scheme == "https":
-            if self._ssl_context is None:
-                self._ssl_context = self._make_ssl_context()
             connection = http.client.HTTPSConnection(target_host, target_port, timeout=timeout,
-                                                     context=self._ssl_context)
+                                                     context=self._tls_context())
         else:
             connection = http.client.HTTPConnection(target_host, target_port, timeout=timeout)
         if proxy:
@@ -232,6 +229,11 @@ class KubeClient:
         proxies = getproxies_environment()
         proxy = proxies.get(parts.scheme) or proxies.get("all")
         return urlsplit(proxy if "://" in (proxy or "://") else f"http://{proxy}") if proxy else None
+
+    def _tls_context(self):
+        if self._ssl_context is None:
+            self._ssl_context = self._make_ssl_context()
+        return self._ssl_context
 
     def _make_ssl_context(self):
         import ssl

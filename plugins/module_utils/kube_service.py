@@ -339,12 +339,11 @@ class KubeService:
         """Server-side apply one object; ``live``/``live_known`` skip the read when the caller has it."""
         desired = strip_none(desired)
         api_version, kind, name, namespace = _identity(desired)
-        if namespace in self.absent_namespaces:
-            return Change(True, None, desired)  # a dry run would be refused (404): predict it
-        if not live_known:
+        if not live_known and namespace not in self.absent_namespaces:
             live = self.get(api_version, kind, name, namespace)
-        if is_noop(desired, live, self.field_manager):
-            return Change(False, live, live)
+        settled = self._without_request(desired, live)
+        if settled is not None:
+            return settled
         query = [("fieldManager", self.field_manager), *self._dry_run()]
         if force_conflicts:
             query.append(("force", "true"))
@@ -358,6 +357,14 @@ class KubeService:
             changed = (after.get("metadata") or {}).get("resourceVersion") != live["metadata"].get(
                 "resourceVersion")
         return Change(changed, live, after)
+
+    def _without_request(self, desired, live):
+        """The Change of applying ``desired`` over ``live`` when it needs no request, else None."""
+        if desired["metadata"].get("namespace") in self.absent_namespaces:
+            return Change(True, None, desired)  # a dry run would be refused (404): predict it
+        if is_noop(desired, live, self.field_manager):
+            return Change(False, live, live)
+        return None
 
     def delete_all(self, objects, live):
         """Delete ``objects`` (named ones will do) whose live state ``live`` (read_all) holds; one
@@ -435,11 +442,8 @@ class KubeService:
         changes = [None] * len(objects)
         writes = {}
         for index, obj in enumerate(objects):
-            current = live.of(obj)
-            if obj["metadata"].get("namespace") not in self.absent_namespaces and is_noop(
-                    obj, current, self.field_manager):
-                changes[index] = Change(False, current, current)
-            else:
+            changes[index] = self._without_request(obj, live.of(obj))
+            if changes[index] is None:
                 writes.setdefault((obj["apiVersion"], obj["kind"]), []).append(index)
 
         def write(service, index):
