@@ -183,28 +183,34 @@ def time_by_action(record: RunRecord) -> list[tuple[str, int, float]]:
     return sorted(((name, len(times), sum(times)) for name, times in found.items()), key=lambda row: -row[2])
 
 
+def phase_breakdown(scaling: ScalingResults, key: str, phase: str) -> str:
+    """Where a tekton-cd form spends the median run of one phase at the largest N: start-up and the
+    five modules that took longest."""
+    result = scaling.phase(scaling.counts[-1], key, phase)
+    run = result.median_run() if result else None
+    if run is None or not run.profile:
+        return ""
+    rows = time_by_action(run)
+    tasks = sum(row[1] for row in rows)
+    in_tasks = sum(row[2] for row in rows)
+    top = ", ".join(f"{name} {n}× {seconds:.2f} s" for name, n, seconds in rows[:5])
+    startup = min(e["start"] for e in run.profile if e.get("event") == "task") - run.launched
+    return f"{run.seconds:.2f} s: start-up {startup:.2f} s, {tasks} tasks {in_tasks:.2f} s ({top})"
+
+
 def where_time_goes(scaling: ScalingResults, key: str) -> str:
     """Where a tekton-cd form spends its median run at the largest N, by module."""
-    count = scaling.counts[-1]
-    parts = []
-    for phase in PHASES:
-        result = scaling.phase(count, key, phase)
-        run = result.median_run() if result else None
-        if run is None or not run.profile:
-            continue
-        rows = time_by_action(run)
-        tasks = sum(row[1] for row in rows)
-        in_tasks = sum(row[2] for row in rows)
-        top = ", ".join(f"{name} {n}× {seconds:.2f} s" for name, n, seconds in rows[:5])
-        startup = min(e["start"] for e in run.profile if e.get("event") == "task") - run.launched
-        parts.append(
-            f"{PHASE_LABELS[phase]} {run.seconds:.2f} s: start-up {startup:.2f} s, {tasks} tasks "
-            f"{in_tasks:.2f} s ({top})"
-        )
+    parts = [
+        f"{PHASE_LABELS[phase]} {breakdown}"
+        for phase in PHASES
+        if (breakdown := phase_breakdown(scaling, key, phase))
+    ]
     if not parts:
         return ""
     return (
-        f"Where the time goes, {_label(scaling, key)} at N = {count} (median run): " + "; ".join(parts) + "."
+        f"Where the time goes, {_label(scaling, key)} at N = {scaling.counts[-1]} (median run): "
+        + "; ".join(parts)
+        + "."
     )
 
 
@@ -305,6 +311,9 @@ def checks(scaling: ScalingResults) -> list[Check]:
             )
             if not met:
                 text += f"; {mine.median - slowest_allowed:.2f} s over the fastest of them"
+                breakdown = phase_breakdown(scaling, key, phase)
+                if breakdown:
+                    text += f". Where the time goes: {breakdown}"
             found.append(Check(target, met, text))
         if len(counts) >= 3:
             low, mid = counts[0], counts[-2]

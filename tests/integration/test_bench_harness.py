@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from benchmarks import report
+from benchmarks import report, report_scaling
 from benchmarks.clusters import EmulatedTarget
 from benchmarks.contenders import (
     BENCH_VENV,
@@ -249,6 +249,11 @@ def test_the_scaling_report_has_each_n_the_per_tenant_cost_the_plot_and_the_targ
     checks = report_checks(text, "## Targets of issue 17")
     assert any("no-op requests independent of N" in line for line in checks)
     assert any("faster than kubectl and kubernetes.core" in line for line in checks)
+    # a missed speed target says where the time went: start-up and the modules that took longest
+    breakdown = report_scaling.phase_breakdown(scaling, "tenants-role", "first")
+    assert "start-up" in breakdown and "k8s_access_review 1×" in breakdown, breakdown
+    slower = [line for line in checks if "faster than kubectl" in line and "**no**" in line]
+    assert all("Where the time goes: " in line and "start-up" in line for line in slower), slower
     assert str(ROOT) not in text and "/tmp/" not in text
 
 
