@@ -15,6 +15,7 @@ too (in namespaces of its own, deleted afterwards). Installs the benchmark's vir
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import pickle
 import sys
@@ -176,6 +177,9 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 2
+    # The plugins' bytecode, which a user's first run writes (plugins/plugin_utils/preload.py);
+    # written here because PYTHONDONTWRITEBYTECODE, where set, keeps the warm-up from writing it.
+    compileall.compile_dir(ROOT / "plugins", quiet=1)
     with tempfile.TemporaryDirectory(prefix="tekton-cd-bench-") as scratch:
         workdir = args.workdir or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)

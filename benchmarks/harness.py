@@ -87,6 +87,25 @@ def task_times(record: RunRecord) -> list[TaskTime]:
     return tasks
 
 
+def requests_by_action(result) -> dict[str, int]:
+    """Requests of the median counted run, summed per module (the requests the server received
+    while that module's tasks ran)."""
+    if result is None or result.requests() is None:
+        return {}
+    median_total = result.requests().total
+    record = next(
+        (r for r in result.counted if r.ok and r.requests is not None and len(r.requests) == median_total),
+        None,
+    )
+    if record is None:
+        return {}
+    found: dict[str, int] = {}
+    for task in task_times(record):
+        name = task.action.rpartition(".")[2]
+        found[name] = found.get(name, 0) + task.requests
+    return dict(found)
+
+
 @dataclass
 class Breakdown:
     """One run's wall time split: launch to first task, the tasks, the gaps between them, and

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from benchmarks.harness import PHASE_LABELS, PHASES, RunRecord, task_times
+from benchmarks.harness import PHASE_LABELS, PHASES, RunRecord, requests_by_action
 from benchmarks.plot import Panel, Point, scaling_svg
 from benchmarks.scaling import ScalingResults
 from benchmarks.targets import Check
@@ -217,24 +217,6 @@ def where_time_goes(scaling: ScalingResults, key: str) -> str:
 def _plain(label: str) -> str:
     """A label without its Markdown code marks, for the picture."""
     return label.replace("`", "")
-
-
-def requests_by_action(result) -> dict[str, int]:
-    """Requests of the median counted run, summed per module (the requests the server received
-    while that module's tasks ran)."""
-    if result is None or result.requests() is None:
-        return {}
-    median_total = result.requests().total
-    record = next(
-        (r for r in result.counted if r.ok and r.requests is not None and len(r.requests) == median_total),
-        None,
-    )
-    if record is None:
-        return {}
-    found: dict[str, int] = defaultdict(int)
-    for task in task_times(record):
-        found[task.action.rpartition(".")[2]] += task.requests
-    return dict(found)
 
 
 def request_growth(scaling: ScalingResults, key: str, phase: str = "noop") -> str:

@@ -20,11 +20,6 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_retry impo
     send_with_retries,
 )
 
-try:
-    import requests
-except ImportError:  # reported by the module through missing_required_lib
-    requests = None
-
 DEFAULT_IAM_ENDPOINT = "https://iam.cloud.ibm.com"
 DEFAULT_CS_ENDPOINT = "https://containers.cloud.ibm.com"
 
@@ -117,9 +112,7 @@ class Transport:
     retry loop (kube_retry.send_with_retries) with IBMCLOUD_POLICY and `retries` more attempts."""
 
     def __init__(self, validate_certs=True, ca_cert=None, timeout=30, retries=4, sleep=time.sleep):
-        if requests is None:
-            raise IBMCloudError("The Python library 'requests' is not installed on the controller",
-                                hint="install it with pip install requests")
+        requests = _requests()
         if retries < 0 or timeout <= 0:
             raise IBMCloudError(f"Options retries ({retries}) and timeout ({timeout}) must be "
                                 "non-negative and positive", hint="correct the task's options")
@@ -128,6 +121,7 @@ class Transport:
         self.retries = retries
         self.policy = IBMCLOUD_POLICY.with_retries(retries)
         self.sleep = sleep
+        self._requests = requests
         self.session = requests.Session()
         # trust_env would let a ~/.netrc entry replace the Authorization header; proxies from the
         # environment are applied per request instead.
@@ -141,12 +135,12 @@ class Transport:
 
         def send():
             response = self.session.request(method, url, verify=self.verify if verify is None else verify,
-                                            proxies=requests.utils.get_environ_proxies(url), **kwargs)
+                                            proxies=self._requests.utils.get_environ_proxies(url), **kwargs)
             return response.status_code, response.headers, response
 
         try:
             return send_with_retries(send, self.policy, self.sleep, retriable_error=_dropped)[2]
-        except requests.exceptions.SSLError as error:
+        except self._requests.exceptions.SSLError as error:
             raise IBMCloudError(
                 f"{what} failed: the TLS certificate of {_origin(url)} could not be verified ({error})",
                 hint="set ca_cert (or IBMCLOUD_CA_CERT) to the CA bundle that signed it",
@@ -169,10 +163,23 @@ class Transport:
                              request_id=request_id, hint=hint)
 
 
+def _requests():
+    """The `requests` library, imported when the first IBM Cloud call is made: a kubeconfig login
+    never pays its import (75 ms, a twentieth of a provision). The IBM Cloud action plugins import
+    it earlier, in Ansible's main process, so that the workers inherit it."""
+    try:
+        import requests
+    except ImportError:
+        raise IBMCloudError("The Python library 'requests' is not installed on the controller",
+                            hint="install it with pip install requests") from None
+    return requests
+
+
 def _dropped(error):
     """A connection that failed or timed out (retried), not a certificate refused (final)."""
-    return (isinstance(error, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
-            and not isinstance(error, requests.exceptions.SSLError))
+    exceptions = _requests().exceptions
+    return (isinstance(error, exceptions.ConnectionError | exceptions.Timeout)
+            and not isinstance(error, exceptions.SSLError))
 
 
 def _origin(url):

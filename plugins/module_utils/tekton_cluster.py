@@ -24,7 +24,6 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils.kube_errors imp
 GROUP = "tekton.dev"
 TRIGGERS_GROUP = "triggers.tekton.dev"
 TEKTON_NAMESPACE = "tekton-pipelines"
-TEKTON_CONFIG_SELECTOR = "app.kubernetes.io/part-of=tekton-pipelines"  # on every ConfigMap of the release
 # Tekton Pipelines v0.43.0 set `served: true` on the tekton.dev/v1 versions of its CRDs; v0.42 and
 # earlier declare v1 but serve only v1beta1.
 FIRST_V1_RELEASE = "v0.43.0"
@@ -99,21 +98,17 @@ def detect(service, namespace=TEKTON_NAMESPACE, *, fresh=False, with_triggers=Fa
 
 def _tekton_config_maps(service, namespace, names):
     """{name: ConfigMap, or None when absent or not readable} of Tekton's own ConfigMaps: one LIST
-    of the namespace by the label Tekton's release gives them all, then a GET of any it missed.
-    Where that LIST is Forbidden (everyone may read pipelines-info, few may list the namespace), a
-    GET of each."""
-    found = {}
+    of the namespace, whose ConfigMaps are nearly all Tekton's (a label selector would leave out
+    only kube-root-ca.crt, and would need a GET for each ConfigMap it missed, as on a cluster with
+    Tekton's CRDs and no controller). Where that LIST is Forbidden (everyone may read
+    pipelines-info, few may list the namespace), a GET of each."""
     try:
-        for item in service.list("v1", "ConfigMap", namespace, label_selector=TEKTON_CONFIG_SELECTOR):
-            if item["metadata"]["name"] in names:
-                found[item["metadata"]["name"]] = item
+        listed = {item["metadata"]["name"]: item for item in service.list("v1", "ConfigMap", namespace)}
     except KubeError as exc:
         if exc.status != 403:
             raise
-    for name in names:
-        if name not in found:
-            found[name] = _readable_config_map(service, name, namespace)
-    return found
+        return {name: _readable_config_map(service, name, namespace) for name in names}
+    return {name: listed.get(name) for name in names}
 
 
 def _readable_config_map(service, name, namespace):

@@ -5,7 +5,8 @@ What a module process costs and this avoids: packaging the module and its module
 payload, starting a new Python, importing everything again, and a new TLS connection (0.6-1 s a
 task, measured in docs/benchmarks.md). The strategy imports this file in Ansible's main process
 when it first meets one of our tasks (to read BYPASS_HOST_LOOP), and every worker is forked from
-that process, so the shared core below is imported once per run, not once per task.
+that process, so the shared core is imported once per run, not once per task (all of it, by
+plugins/action/__init__.py: plugins/plugin_utils/preload.py).
 
 The task's arguments are checked against the module's own argument spec (``MODULE.validate``:
 AnsibleModule's validator, with the module's constraints and environment fallbacks), then
@@ -34,7 +35,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_errors, kube_runner
@@ -42,21 +43,15 @@ from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_err
 COLLECTION = "ansible_collections.tekton_cd.pipeline"
 
 
-def _import_every_module():
-    """Import every module of the collection (and what they import at the top: requests, the
-    Tekton validator, ...) now, in the main process: a worker imports nothing that it inherits, and
-    otherwise each task would pay its module's imports again (0.3 s for requests alone)."""
-    import pkgutil
-
-    package = importlib.import_module(f"{COLLECTION}.plugins.modules")
-    for found in pkgutil.iter_modules(package.__path__):
-        try:
-            importlib.import_module(f"{COLLECTION}.plugins.modules.{found.name}")
-        except ImportError:  # a module whose optional library is missing fails in its own task
-            continue
+def import_in_main_process(library):
+    """Import an optional library now. An action plugin file calls this at its top: Ansible's main
+    process loads that file when a play first queues its module, before it forks the task's
+    worker, so this and every later worker inherit the library. A missing library is left to the
+    module's own error."""
+    with suppress(ImportError):
+        importlib.import_module(library)
 
 
-_import_every_module()
 LOCAL_CONNECTIONS = frozenset({"local", "ansible.builtin.local"})
 MODULE_PROCESS_SWITCH = "TEKTON_CD_MODULE_PROCESS"
 
