@@ -103,7 +103,7 @@ def requests_by_action(result) -> dict[str, int]:
     for task in task_times(record):
         name = task.action.rpartition(".")[2]
         found[name] = found.get(name, 0) + task.requests
-    return dict(found)
+    return found
 
 
 @dataclass

@@ -35,22 +35,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.tekton_cd.pipeline.plugins.module_utils import kube_errors, kube_runner
-
-COLLECTION = "ansible_collections.tekton_cd.pipeline"
-
-
-def import_in_main_process(library):
-    """Import an optional library now. An action plugin file calls this at its top: Ansible's main
-    process loads that file when a play first queues its module, before it forks the task's
-    worker, so this and every later worker inherit the library. A missing library is left to the
-    module's own error."""
-    with suppress(ImportError):
-        importlib.import_module(library)
-
+from ansible_collections.tekton_cd.pipeline.plugins.plugin_utils.preload import COLLECTION
 
 LOCAL_CONNECTIONS = frozenset({"local", "ansible.builtin.local"})
 MODULE_PROCESS_SWITCH = "TEKTON_CD_MODULE_PROCESS"

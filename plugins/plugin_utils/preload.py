@@ -15,7 +15,7 @@ is removed when the imports are done, so Ansible's import machinery is left as i
 import sanity test holds plugins to that); the code that runs is the same source.
 
 `requests`, which only the IBM Cloud modules use, is not imported here: their action plugins import
-it (``handler_action.import_in_main_process``), so a kubeconfig login never pays for it.
+it (``import_in_main_process`` below), so a kubeconfig login never pays for it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import importlib.util
 import os
 import pkgutil
 import sys
+from contextlib import suppress
 
 COLLECTION = "ansible_collections.tekton_cd.pipeline"
 PLUGINS_PACKAGE = f"{COLLECTION}.plugins."
@@ -58,3 +59,12 @@ def import_every_module():
                     continue
     finally:
         sys.meta_path.remove(CachedSourceFinder)
+
+
+def import_in_main_process(library):
+    """Import an optional library now. An action plugin file calls this at its top: Ansible's main
+    process loads that file when a play first queues its module, before it forks the task's
+    worker, so this and every later worker inherit the library. A missing library is left to the
+    module's own error."""
+    with suppress(ImportError):
+        importlib.import_module(library)
